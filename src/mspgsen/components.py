@@ -1,0 +1,15 @@
+"""Import every built-in model, method and controller so that each registers itself.
+
+A new component is added by writing its module and importing it here.
+"""
+from __future__ import annotations
+
+from .control.base import CONTROLLERS
+from .methods.base import METHODS
+from .models.base import MODELS
+
+# Built-in components (each import registers its entries).
+from .models import dcgan  # noqa: F401,E402
+from .methods import gan  # noqa: F401,E402
+
+__all__ = ["CONTROLLERS", "METHODS", "MODELS"]

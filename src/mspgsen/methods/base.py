@@ -1,0 +1,102 @@
+"""The contract of a training algorithm: one call of :meth:`Method.step` is one optimisation step.
+
+A method owns its networks (``self.nets``, an ``nn.ModuleDict`` with ``G`` and ``D``) and optimizers, pulls as
+many real batches as it needs from the :class:`~mspgsen.data.DataStream` (WGAN-GP's critic takes several; a
+CFG stage takes T), reads the :class:`~mspgsen.control.Knobs` and returns plain numbers. It knows nothing of
+logging, files or the loop around it.
+
+Standard stat names (controllers rely on them; add others freely):
+``loss_d``, ``loss_g``, ``d_real`` / ``d_fake`` (mean sigmoid of D's logits), ``acc_real`` / ``acc_fake``
+(share of real judged real, fake judged fake), ``grad_norm_g`` / ``grad_norm_d`` (global norm of the last update's
+gradients).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+import torch
+from torch import nn
+
+from ..control.base import Knobs
+from ..registry import Registry
+
+METHODS: Registry = Registry("method")
+
+
+def make_optimizer(params: Iterable[nn.Parameter], optim_cfg: Any, lr: float, betas: Optional[tuple] = None) -> torch.optim.Optimizer:
+    """One optimizer per network, of the kind ``cfg.optim.name`` names."""
+    params = [p for p in params if p.requires_grad]
+    name = optim_cfg.name
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas or tuple(optim_cfg.betas), eps=optim_cfg.eps,
+                                weight_decay=optim_cfg.weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=betas or tuple(optim_cfg.betas), eps=optim_cfg.eps,
+                                 weight_decay=optim_cfg.weight_decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=optim_cfg.alpha, eps=optim_cfg.eps, weight_decay=optim_cfg.weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=optim_cfg.weight_decay)
+    raise ValueError(name)
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
+def grad_norm(module: nn.Module) -> float:
+    """Global L2 norm of the gradients now held by ``module``'s parameters."""
+    norms = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
+    return float(torch.stack(norms).norm()) if norms else 0.0
+
+
+class Method:
+    """Base of every training algorithm (alternating GAN, BEGAN, CFG...)."""
+
+    #: The knobs' loss weights this method reads, with their defaults (``Knobs.weights`` starts from these).
+    default_weights: dict[str, float] = {}
+
+    def __init__(self, options: Any, cfg: Any, nets: nn.ModuleDict, device: torch.device) -> None:
+        self.options, self.cfg, self.nets, self.device = options, cfg, nets, device
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    @property
+    def G(self) -> nn.Module:
+        return self.nets["G"]
+
+    @property
+    def D(self) -> nn.Module:
+        return self.nets["D"]
+
+    def initial_knobs(self) -> Knobs:
+        """Knobs at step 0, from the config; controllers change them afterwards."""
+        return Knobs(lr_g=self.cfg.optim.lr_g, lr_d=self.cfg.optim.lr_d, weights=dict(self.default_weights))
+
+    def step(self, data, knobs: Knobs) -> dict[str, float]:
+        raise NotImplementedError
+
+    def generate(self, G: nn.Module, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> list[torch.Tensor]:
+        """Images (coarse to fine) from the generator ``G`` (the EMA copy when sampling). CFG adds its steps."""
+        return G(z, y)
+
+    def sample_z(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        return torch.randn(n, self.G.z_dim, generator=generator, device="cpu").to(self.device)
+
+    def extra_state(self) -> dict:
+        """Method state besides networks and optimizers (CFG's stored D copies...)."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {"nets": self.nets.state_dict(),
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "extra": self.extra_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.nets.load_state_dict(state["nets"])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        self.load_extra_state(state.get("extra", {}))
