@@ -124,11 +124,11 @@ class GANMethod(Method):
         total.backward()
         gn = grad_norm(D)
         opt.step()
-        out = {"loss_d": float(total), "grad_norm_d": gn,
-               "d_real": float(torch.sigmoid(r).mean()), "d_fake": float(torch.sigmoid(f).mean()),
-               "acc_real": float((r > 0).float().mean()), "acc_fake": float((f < 0).float().mean()),
-               "logit_real": float(r.mean()), "logit_fake": float(f.mean())}
-        out.update({f"loss_d_{k}": float(v) for k, v in terms.items() if k != "adv"})
+        out = {"loss_d": float(total.detach()), "grad_norm_d": gn,
+               "d_real": float(torch.sigmoid(r.detach()).mean()), "d_fake": float(torch.sigmoid(f.detach()).mean()),
+               "acc_real": float((r.detach() > 0).float().mean()), "acc_fake": float((f < 0).float().mean()),
+               "logit_real": float(r.detach().mean()), "logit_fake": float(f.detach().mean())}
+        out.update({f"loss_d_{k}": float(v.detach()) for k, v in terms.items() if k != "adv"})
         return out
 
     def g_step(self, knobs: Knobs) -> dict[str, float]:
@@ -139,6 +139,7 @@ class GANMethod(Method):
         n = real[-1].shape[0]
         y = y_real if y_real is not None else self.random_labels(n)
         fm_w = knobs.weight("fm")
+        D.requires_grad_(False)  # G's update needs gradients through D, not of D's weights
         with self.autocast():
             fakes, g_feats = G(self.sample_z(n), y, features=True)
             if fm_w:
@@ -158,10 +159,11 @@ class GANMethod(Method):
         total = sum(terms.values())
         opt.zero_grad(set_to_none=True)
         total.backward()
+        D.requires_grad_(True)
         gn = grad_norm(G)
         opt.step()
-        out = {"loss_g": float(total), "grad_norm_g": gn}
-        out.update({f"loss_g_{k}": float(v) for k, v in terms.items() if k != "adv"})
+        out = {"loss_g": float(total.detach()), "grad_norm_g": gn}
+        out.update({f"loss_g_{k}": float(v.detach()) for k, v in terms.items() if k != "adv"})
         return out
 
     # -- extension points ------------------------------------------------------------------------------------
