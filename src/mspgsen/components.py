@@ -11,5 +11,7 @@ from .models.base import MODELS
 # Built-in components (each import registers its entries).
 from .models import dcgan  # noqa: F401,E402
 from .methods import gan  # noqa: F401,E402
+from .models import msggan, mspgsen  # noqa: F401,E402
+from .methods import mspgsen as mspgsen_method  # noqa: F401,E402
 
 __all__ = ["CONTROLLERS", "METHODS", "MODELS"]
