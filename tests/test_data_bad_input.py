@@ -95,3 +95,12 @@ def test_prepare_drops_labels_and_converts_channels_and_resolution(tmp_path):
 def test_prepare_uses_the_configured_split():
     d = prepare_training_data(DataConfig(split="test"))
     assert len(d) == 1000
+
+
+def test_npz_labels_must_be_class_indices(tmp_path):
+    np.savez(tmp_path / "s.npz", x=np.zeros((2, 8, 8), np.uint8), y=np.array(["cat", "dog"]))
+    with pytest.raises(DataError, match="not non-negative integers"):
+        load_source(str(tmp_path / "s.npz"))
+    np.savez(tmp_path / "n.npz", x=np.zeros((2, 8, 8), np.uint8), y=np.array([0, -1]))
+    with pytest.raises(DataError, match="not non-negative integers"):
+        load_source(str(tmp_path / "n.npz"))

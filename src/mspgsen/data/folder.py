@@ -159,6 +159,8 @@ def load_image_folder(path: str | Path, split: str = "train", resolution: int = 
     notes = []
     if folder != root:
         notes.append(f"used the '{split}' subfolder")
+    elif split != "train":
+        notes.append(f"no '{split}' subfolder, so split '{split}' is every image in the folder")
     notes.append(f"decoded {len(pics)} images, resized and centre-cropped to {size}x{size}")
     out = ImageArray(arr, labels, name, len(classes) if labels is not None else 0, classes if labels is not None else [],
                      notes, len(skipped), skipped_files=skipped[:_KEEP_SKIPPED])

@@ -65,10 +65,14 @@ def to_uint8_images(x: np.ndarray, where: str) -> tuple[np.ndarray, str]:
 
 
 def labels_from(y: np.ndarray, n: int, where: str) -> np.ndarray:
-    y = np.asarray(y).reshape(-1) if np.asarray(y).ndim == 2 and np.asarray(y).shape[1] == 1 else np.asarray(y)
+    """One non-negative integer class index per image, as int64."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
     if y.ndim != 1 or len(y) != n:
         raise DataError(f"{where} holds labels of shape {y.shape} for {n} images; give one integer label per image.")
-    if n and (not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0) or y.min() < 0):
+    ok = np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0))
+    if not ok or (n and y.min() < 0):
         raise DataError(f"{where} holds labels that are not non-negative integers; give class indices 0..K-1.")
     return y.astype(np.int64)
 
