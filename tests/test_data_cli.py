@@ -114,3 +114,24 @@ def test_known_remotes_have_checksums():
             algo, _, hexd = r.checksum.partition(":")
             assert algo in ("md5", "sha256") and len(hexd) == {"md5": 32, "sha256": 64}[algo]
             assert all(u.endswith(r.filename) for u in r.urls)
+
+
+def test_named_set_is_downloaded_into_the_cache_then_loaded(tmp_path, monkeypatch):
+    monkeypatch.delenv("MSPGSEN_NO_DOWNLOAD")
+    from mspgsen.data import load_source
+
+    server = tmp_path / "mirror"
+    server.mkdir()
+    rng = np.random.default_rng(0)
+    remotes = []
+    for prefix, n in (("train", 6), ("t10k", 4)):
+        for kind, arr in (("images-idx3", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
+                          ("labels-idx1", rng.integers(0, 10, n).astype(np.uint8))):
+            name = f"{prefix}-{kind}-ubyte.gz"
+            write_idx(server / name, arr)
+            md5 = hashlib.md5((server / name).read_bytes()).hexdigest()
+            remotes.append(dl.Remote(name, ((server / name).as_uri(),), "md5:" + md5))
+    monkeypatch.setitem(dl.REMOTES, "mnist", remotes)
+    d = load_source("mnist", "test")
+    assert d.images.shape == (4, 1, 28, 28) and len(d.labels) == 4
+    assert (tmp_path / "cache" / "mnist" / "t10k-images-idx3-ubyte.gz").exists()

@@ -1,7 +1,6 @@
 """Every data source, read from tiny files the tests write: IDX (gz and plain), image folders, CIFAR-10, npz."""
 from __future__ import annotations
 
-import gzip
 import io
 import pickle
 import tarfile

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import DataError
 from .download import REMOTES, download
 from .sources import BUILTINS
 
