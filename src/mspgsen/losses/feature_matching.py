@@ -21,7 +21,8 @@ def feature_matching_loss(real_feats: Sequence[torch.Tensor], fake_feats: Sequen
     total = real_feats[0].new_zeros((), dtype=torch.float32)
     for r, f in zip(real_feats, fake_feats):
         if r.shape[1:] != f.shape[1:]:
-            raise ValueError(f"feature_matching_loss: layer shapes differ, {tuple(r.shape[1:])} vs {tuple(f.shape[1:])}")
+            raise ValueError(f"feature_matching_loss: layer shapes differ, {tuple(r.shape[1:])} vs "
+                             f"{tuple(f.shape[1:])}")
         diff = r.detach().float().mean(dim=0) - f.float().mean(dim=0)
-        total = total + diff.pow(2).mean()  # 1/N_i * ||.||^2
+        total = total + diff.pow(2).mean()  # eq (12): 1/N_i * ||phi_i(x) - phi_i(G(z))||^2
     return total
