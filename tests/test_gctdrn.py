@@ -121,3 +121,16 @@ def test_global_feature_enhancement_reaches_far_pixels() -> None:
     y[..., 15, 15] += 5.0  # change one far corner
     diff = (gfe(x) - gfe(y))[..., 0, 0].abs().max()
     assert diff > 1e-4  # the GAP branch carries global information to pixel (0, 0)
+
+
+def test_copy_and_state_dict_round_trip() -> None:
+    """EMA copies (deepcopy) and checkpoints (state_dict) reproduce the block, spectral norm included."""
+    import copy
+
+    torch.manual_seed(0)
+    block = GCTDRNBlock(8, 16, spectral_norm=True).eval()
+    twin = copy.deepcopy(block)
+    fresh = GCTDRNBlock(8, 16, spectral_norm=True).eval()
+    fresh.load_state_dict(block.state_dict())
+    x = torch.randn(2, 8, 8, 8)
+    assert torch.equal(block(x)[0], twin(x)[0]) and torch.equal(block(x)[0], fresh(x)[0])
