@@ -1,4 +1,4 @@
-"""AFE (eqs 17-20): D_aux shapes and gradients, the loss functions, the pairing modes, feature matching (eq 12)."""
+"""AFE (eqs 17-20): D_aux shapes and gradients, the loss functions, the pairing modes."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 
 from mspgsen.losses.afe import afe_d_loss, afe_g_loss, afe_generator_total
-from mspgsen.losses.feature_matching import feature_matching_loss
 from mspgsen.nn.afe import AuxDiscriminator, FeatureAdapter, afe_features
 
 torch.set_num_threads(1)
@@ -109,17 +108,3 @@ def test_afe_feature_pairing_modes() -> None:
     with pytest.raises(ValueError):  # G and D features of different scales
         afe_features("d_early", g_feat=torch.randn(2, 5, 4, 4), real_images=real_img, fake_images=None,
                      d_encode=d_encode, adapter=adapter)
-
-
-def test_feature_matching_loss() -> None:
-    torch.manual_seed(0)
-    real = [torch.randn(4, 3, 8, 8), torch.randn(4, 6, 4, 4)]
-    assert feature_matching_loss(real, [r.clone() for r in real]).item() == 0.0
-    fake = [torch.randn(4, 3, 8, 8, requires_grad=True), torch.randn(4, 6, 4, 4, requires_grad=True)]
-    loss = feature_matching_loss(real, fake)
-    expected = sum((r.mean(0) - f.mean(0)).pow(2).mean() for r, f in zip(real, fake))  # eq (12)
-    assert torch.allclose(loss, expected)
-    loss.backward()
-    assert all(f.grad is not None for f in fake)
-    with pytest.raises(ValueError):
-        feature_matching_loss(real, fake[:1])
