@@ -1,6 +1,6 @@
 """AFE losses (eqs 17-20) as pure functions of logits, non-saturating form with the logistic sigmoid.
 
-* eq (17) is the plain non-saturating D loss of the main discriminator (the lead's ``losses.adversarial`` has it).
+* eq (17) is the plain non-saturating D loss of the main discriminator: ``losses.adversarial.ns_d``.
 * eq (18), as the project reads it: D_aux separates features of real images (``real_feat_logits``) from G's
   features (``fake_feat_logits``). The paper writes G's features on both sides, which would give D_aux nothing to
   learn; see ``docs/paper-notes.md``.
