@@ -73,7 +73,7 @@ class Trainer:
 
         self.data: ImageArray = prepare_training_data(cfg.data)
         if self.data.skipped:
-            self.log(f"note: {self.data.skipped} unreadable files in '{cfg.data.source}' were skipped")
+            self.log(f"note: {self.data.skipped_message()}")
         self.spec: DataSpec = data_spec(cfg, self.data)
         self.method = build_method(cfg, self.spec, self.device)
         self.G_ema = make_ema(self.method.G) if t.ema_kimg > 0 else None
