@@ -1,6 +1,6 @@
 """AFE losses (eqs 17-20) as pure functions of logits, non-saturating form with the logistic sigmoid.
 
-* eq (17) is the plain non-saturating D loss of the main discriminator (the lead's ``losses.adversarial`` has it).
+* eq (17) is the plain non-saturating D loss of the main discriminator: ``losses.adversarial.ns_d``.
 * eq (18), as the project reads it: D_aux separates features of real images (``real_feat_logits``) from G's
   features (``fake_feat_logits``). The paper writes G's features on both sides, which would give D_aux nothing to
   learn; see ``docs/paper-notes.md``.
@@ -19,16 +19,16 @@ import torch.nn.functional as F
 
 def afe_d_loss(real_feat_logits: torch.Tensor, fake_feat_logits: torch.Tensor) -> torch.Tensor:
     """Eq (18): ``-E log D_aux(F_real) - E log(1 - D_aux(F_gen))``."""
-    return F.softplus(-real_feat_logits.float()).mean() + F.softplus(fake_feat_logits.float()).mean()
+    return F.softplus(-real_feat_logits.float()).mean() + F.softplus(fake_feat_logits.float()).mean()  # eq (18)
 
 
 def afe_g_loss(fake_feat_logits: torch.Tensor) -> torch.Tensor:
     """Aux term of eq (19): ``-E log D_aux(F_gen)`` (G wants D_aux to take its features for real ones)."""
-    return F.softplus(-fake_feat_logits.float()).mean()
+    return F.softplus(-fake_feat_logits.float()).mean()  # eq (19), second term
 
 
 def afe_generator_total(main_g_loss: torch.Tensor, aux_g_loss: torch.Tensor, lambda_aux: float) -> torch.Tensor:
     """Eqs (19)-(20): ``L_G_total = L_G_main + lambda_aux * L_G_aux`` (lambda_aux = 1 gives eq 19 as printed)."""
     if lambda_aux < 0:
         raise ValueError(f"lambda_aux must be >= 0, got {lambda_aux}")
-    return main_g_loss + lambda_aux * aux_g_loss
+    return main_g_loss + lambda_aux * aux_g_loss  # eq (20), project reading

@@ -136,11 +136,13 @@ class DEMA(nn.Module):
         f = self.focus(x)
         e = self.expand(x)
         pooled = x.mean(dim=(2, 3))
-        ab = self.mix(torch.cat([pooled, t.to(pooled.dtype)], dim=1)).softmax(dim=1, dtype=torch.float32)  # eq (5)
+        mix_in = torch.cat([pooled, t.to(pooled.dtype)], dim=1)
+        ab = self.mix(mix_in).softmax(dim=1, dtype=torch.float32)  # eq (5): [alpha, beta] = MLP(X, T)
         alpha, beta = ab[:, 0].view(n, 1, 1, 1), ab[:, 1].view(n, 1, 1, 1)
         out = alpha.to(f.dtype) * f + beta.to(e.dtype) * e  # eq (6): O = alpha * F + beta * E
         if self.lgcl:
-            loss = lgcl_loss(self.local_head(f.mean(dim=(2, 3))), self.global_head(e.mean(dim=(2, 3))), self.tau)
+            loss = lgcl_loss(self.local_head(f.mean(dim=(2, 3))), self.global_head(e.mean(dim=(2, 3))),
+                             self.tau)  # eq (7)
         else:
             loss = x.new_zeros((), dtype=torch.float32)
         aux = {"lgcl": loss, "alpha": alpha.detach().mean(), "beta": beta.detach().mean()}

@@ -97,7 +97,7 @@ class GCTDRNBlock(nn.Module):
         h = self.pre(x)
         fused = sum(w[:, i, :, None, None].to(h.dtype) * branch(h) for i, branch in enumerate(self.branches))
         skip_in = x if a is None else x + self.beta.to(a.dtype) * a  # eq (15): beta * Attention(X)
-        out = self.alpha.to(fused.dtype) * fused + self.shortcut(skip_in)  # eq (15)/(16): alpha * sum W_i Branch_i + Shortcut
+        out = self.alpha.to(fused.dtype) * fused + self.shortcut(skip_in)  # eqs (15)-(16)
         return out, {"lgcl": lgcl, "branch_weights": w.detach().mean(dim=(0, 2))}
 
 
