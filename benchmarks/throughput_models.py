@@ -12,17 +12,20 @@ the networks and the method, not data loading.
 from __future__ import annotations
 
 import argparse
-import datetime
-import platform
+import sys
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mspgsen.config.loading import load_config
-from mspgsen.data.stream import Batch
-from mspgsen.engine.build import build_method
-from mspgsen.models.base import DataSpec, count_parameters
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine  # noqa: E402
+
+from mspgsen.config.loading import load_config  # noqa: E402
+from mspgsen.data.stream import Batch  # noqa: E402
+from mspgsen.engine.build import build_method  # noqa: E402
+from mspgsen.models.base import DataSpec, count_parameters  # noqa: E402
 
 
 class RandomStream:
@@ -72,8 +75,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="override applied to every preset, e.g. model.width=8")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    print(f"# {platform.processor() or platform.machine()} | {platform.platform()} | torch {torch.__version__} | "
-          f"threads {torch.get_num_threads()} | batch {a.batch} | {datetime.date.today()}")
+    print(f"# {machine()} | threads {torch.get_num_threads()} | batch {a.batch} | channels {a.channels}")
     print(f"# overrides: {a.set or 'none'}")
     print(f"{'preset':<16}{'res':>5}{'G params':>11}{'D params':>11}{'other':>9}{'G GFLOP/img':>13}"
           f"{'step GFLOP/img':>16}{'img/s':>9}{'vs dcgan':>10}")
