@@ -30,7 +30,7 @@ def test_preset_has_the_paper_settings():
 
 def test_d_receives_one_real_image_per_scale():
     torch.manual_seed(0)
-    cfg = load_config("msggan", [f"data.resolution=32", *TINY])
+    cfg = load_config("msggan", ["data.resolution=32", *TINY])
     m = build_method(cfg, DataSpec(32, 1), torch.device("cpu"))
     seen = []
     forward = m.D.forward

@@ -164,3 +164,10 @@ def test_preset_trains_through_the_cli_and_saves_every_scale(runs):
     assert (runs / "m/samples/000002_scales.png").exists()
     h = mspgsen.load_generator(runs / "m")
     assert len(h.all_scales(h.z_from_seeds([0, 1]))) == 4
+
+
+def test_d_features_feed_feature_matching_eq12():
+    m = method(["method.fm=1.0"])
+    _, feats = m.D(m.G(torch.randn(2, 16)), features=True)
+    assert len(feats) == m.G.scales and all(f.dim() == 4 for f in feats)
+    assert m.step(Stream(), m.initial_knobs())["loss_g_fm"] > 0
