@@ -9,8 +9,8 @@ offered as a choice; each maps position t = 0..T-1 of a cycle to a multiplier of
 * ``geometric``: from 1 down to ``end`` by a constant ratio.
 * ``noise``: in the manner of score-based models (annealed Langevin dynamics, NCSN), the step follows the
   square of a decreasing noise level, eta_t ~ sigma_t^2 / sigma_0^2, with sigma_t spaced as in Karras et al.'s
-  sampler (rho = 7), from sigma_0 down to sigma_0 sqrt(end); so it starts and ends where ``geometric`` does but
-  spends more of the cycle at small steps.
+  sampler (exponent ``rho``; 7 there) from sigma_0 down to sigma_0 sqrt(end). It starts and ends where
+  ``geometric`` does; rho = 1 spaces sigma evenly, and a large rho tends to the geometric schedule.
 """
 from __future__ import annotations
 

@@ -134,28 +134,35 @@ class CFGMethod(Method):
                 "d_real": float(torch.sigmoid(r.detach()).mean()), "d_fake": float(torch.sigmoid(f.detach()).mean())}
 
     def fit_generator(self, copies: list[nn.Module]) -> dict[str, float]:
-        """Least-squares fit of G to the moved images of N latent draws; returns the fit loss before and after."""
-        o = self.options
-        z = self.sample_z(o.N)
-        y = self.random_labels(o.N)
-        chunks = [slice(i, min(i + o.fit_batch, o.N)) for i in range(0, o.N, o.fit_batch)]
-        start = []
-        moved = []
-        for s in chunks:
-            ys = y[s] if y is not None else None
+        """Draw N latents, move G's images with ``copies`` and fit G to them by least squares."""
+        z = self.sample_z(self.options.N)
+        y = self.random_labels(self.options.N)
+        target, start = self.moved_targets(z, y, copies)
+        out = self.fit_to(z, y, target)
+        out["fit_start"] = start
+        return out
+
+    def moved_targets(self, z: Tensor, y: Optional[Tensor], copies: list[nn.Module]) -> tuple[Tensor, float]:
+        """The composite generator's images of ``z`` (in chunks), and their mean squared distance from G's own."""
+        b, parts, sq = self.options.fit_batch, [], 0.0
+        for i in range(0, z.shape[0], b):
+            ys = y[i : i + b] if y is not None else None
             with torch.no_grad():
-                x0 = self.G(z[s], ys)[-1].float()
+                x0 = self.G(z[i : i + b], ys)[-1].float()
             x = move(x0, copies, self.etas[: len(copies)], ys)
-            moved.append(x)
-            start.append(float(((x0 - x) ** 2).mean()) * (s.stop - s.start))
-        target = torch.cat(moved)
-        opt = self.optimizers["G"]
-        last = 0.0
-        gn = 0.0
+            parts.append(x)
+            sq += float(((x - x0) ** 2).sum())
+        target = torch.cat(parts)
+        return target, sq / target.numel()
+
+    def fit_to(self, z: Tensor, y: Optional[Tensor], target: Tensor) -> dict[str, float]:
+        """``fit_epochs`` passes of least squares ||G(z) - target||^2 over shuffled minibatches of ``fit_batch``."""
+        o, opt, n = self.options, self.optimizers["G"], z.shape[0]
+        last, gn = 0.0, 0.0
         for _ in range(o.fit_epochs):
-            perm = torch.randperm(o.N, device=self.device)
+            perm = torch.randperm(n, device=self.device)
             total = 0.0
-            for i in range(0, o.N, o.fit_batch):
+            for i in range(0, n, o.fit_batch):
                 idx = perm[i : i + o.fit_batch]
                 out = self.G(z[idx], y[idx] if y is not None else None)[-1].float()
                 loss = F.mse_loss(out, target[idx])  # least squares
@@ -164,8 +171,8 @@ class CFGMethod(Method):
                 gn = grad_norm(self.G)
                 opt.step()
                 total += float(loss.detach()) * len(idx)
-            last = total / o.N
-        return {"loss_g": last, "fit_start": sum(start) / o.N, "grad_norm_g": gn}
+            last = total / n
+        return {"loss_g": last, "grad_norm_g": gn}
 
     # -- sampling and state ----------------------------------------------------------------------------------
     def generate(self, G: nn.Module, z: Tensor, y: Optional[Tensor] = None) -> list[Tensor]:
