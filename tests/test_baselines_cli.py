@@ -20,7 +20,7 @@ CASES = {
     "cfg-annealed": CFG,
     "nats": DC + ["control.nats.T=3"],
     "dcgan+nats": DC + ["control.nats=true"],
-    "msggan+nats": ["control.nats=true"],
+    "msggan+nats": ["model.z_dim=16", "model.width=8", "model.max_ch=16", "control.nats=true"],
 }
 
 

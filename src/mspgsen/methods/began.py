@@ -71,19 +71,20 @@ class BEGANMethod(Method):
         set_lr(self.optimizers["G"], knobs.lr_g)
         k = float(knobs.extra.get("k", 0.0))
         stats: dict[str, float] = {}
+        n = 0
         for _ in range(max(1, knobs.d_steps)):
-            stats.update(self.d_step(data.next().images, k))
+            x = data.next().images
+            n = x.shape[0]
+            stats.update(self.d_step(x, k))
         for _ in range(max(1, knobs.g_steps)):
-            stats.update(self.g_step(stats["_n"]))
-        stats.pop("_n")
+            stats.update(self.g_step(n))
         stats["M_global"] = m_global(stats["L_real"], stats["L_fake"], self.options.gamma)  # eq (7)
         stats["k"] = k
         return stats
 
     def d_step(self, x: Tensor, k: float) -> dict[str, float]:
-        n = x.shape[0]
         with torch.no_grad():
-            fake = self.G(self.sample_z(n))[-1]
+            fake = self.G(self.sample_z(x.shape[0]))[-1]
         l_real = self.loss_of(x).mean()
         l_fake = self.loss_of(fake).mean()
         loss = l_real - k * l_fake  # eq (6), D side
@@ -93,7 +94,7 @@ class BEGANMethod(Method):
         gn = grad_norm(self.D)
         opt.step()
         return {"loss_d": float(loss.detach()), "L_real": float(l_real.detach()), "L_fake_d": float(l_fake.detach()),
-                "grad_norm_d": gn, "_n": n}
+                "grad_norm_d": gn}
 
     def g_step(self, n: int) -> dict[str, float]:
         self.D.requires_grad_(False)
@@ -104,7 +105,7 @@ class BEGANMethod(Method):
         self.D.requires_grad_(True)
         gn = grad_norm(self.G)
         opt.step()
-        return {"loss_g": float(l_fake.detach()), "L_fake": float(l_fake.detach()), "grad_norm_g": gn, "_n": n}
+        return {"loss_g": float(l_fake.detach()), "L_fake": float(l_fake.detach()), "grad_norm_g": gn}
 
     def generate(self, G: nn.Module, z: Tensor, y: Optional[Tensor] = None) -> list[Tensor]:
         """G's decoder output is linear (as in BEGAN); samples are clipped to the image range [-1, 1]."""
