@@ -153,3 +153,29 @@ def test_conditional_without_labels_is_refused(runs, tiny):
     with pytest.raises(ConfigError, match="no class labels"):
         mspgsen.train("dcgan", name="c", runs_dir=runs, overrides=tiny + ["train.steps=1", "model.conditional=true",
                                                                             "data.labels=false"], log=quiet)
+
+
+def test_interrupt_stops_at_a_step_boundary_and_resumes_exactly(runs, tiny, monkeypatch):
+    """A Ctrl-C (SIGINT) during training writes a checkpoint of a consistent state; the same command resumes."""
+    import signal
+
+    from mspgsen.methods import gan
+
+    over = tiny + ["train.ckpt_every=100", "train.log_every=1"]
+    mspgsen.train("dcgan", name="full", runs_dir=runs, overrides=over + ["train.steps=6"], log=quiet)
+    real_step = gan.GANMethod.step
+    calls = {"n": 0}
+
+    def step(self, data, knobs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            signal.raise_signal(signal.SIGINT)  # arrives mid-step
+        return real_step(self, data, knobs)
+
+    monkeypatch.setattr(gan.GANMethod, "step", step)
+    res = mspgsen.train("dcgan", name="cut", runs_dir=runs, overrides=over + ["train.steps=6"], log=quiet)
+    assert res.stopped_by == "interrupted" and res.step == 3
+    monkeypatch.undo()
+    mspgsen.train("dcgan", name="cut", runs_dir=runs, overrides=over + ["train.steps=6"], log=quiet)
+    a, b = _nets(runs / "full/checkpoints/ckpt-00000006.pt"), _nets(runs / "cut/checkpoints/ckpt-00000006.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)

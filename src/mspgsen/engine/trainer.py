@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import random
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +36,34 @@ class RunResult:
     kimg: float
     checkpoint: Optional[Path]
     samples: Optional[Path]
-    stopped_by: str  # 'steps', 'kimg', 'minutes' or 'done-already'
+    stopped_by: str  # 'steps', 'kimg', 'minutes', 'interrupted' or 'done-already'
+
+
+class StopRequest:
+    """Turns the first Ctrl-C (SIGINT) or SIGTERM into a request to stop at the end of the current step.
+
+    The loop then writes a checkpoint of a consistent state and returns, so the same command resumes exactly.
+    A second Ctrl-C interrupts at once (the last periodic checkpoint is still there).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def seed_everything(seed: int) -> None:
@@ -73,7 +102,7 @@ class Trainer:
 
         self.data: ImageArray = prepare_training_data(cfg.data)
         if self.data.skipped:
-            self.log(f"note: {self.data.skipped} unreadable files in '{cfg.data.source}' were skipped")
+            self.log(f"note: {self.data.skipped_message()}")
         self.spec: DataSpec = data_spec(cfg, self.data)
         self.method = build_method(cfg, self.spec, self.device)
         self.G_ema = make_ema(self.method.G) if t.ema_kimg > 0 else None
@@ -257,51 +286,58 @@ class Trainer:
             self.log(f"{self.run_dir} already reached its budget ({stopped}) at step {self.step}; raise the budget to train more.")
             last = latest_checkpoint(self.ckpt_dir)
             return RunResult(self.run_dir, self.step, self.kimg, last, None, "done-already")
-        window = WindowMean()
+        self._last_ckpt, self._last_samples, self._stopped_by = None, None, ""
         bar = None
         if t.progress and self.is_main:
             from tqdm import tqdm
 
             total = t.steps if t.steps else None
             bar = tqdm(total=total, initial=self.step, unit="step", dynamic_ncols=True, leave=True)
-        last_imgs, last_time = self.stream.images_seen, time.time()
-        last_ckpt = None
-        samples = None
-        try:
-            while True:
-                stats = self.method.step(self.stream, self.knobs)
-                self._check_finite(stats)
-                self.step += 1
-                if self.G_ema is not None:
-                    update_ema(self.G_ema, self.method.G,
-                               ema_beta(t.batch_size * self.world_size, self.stream.images_seen * self.world_size, t.ema_kimg, t.ema_rampup))
-                for name, c in self.controllers.items():
-                    stats.update({f"{name}/{k}": float(v) for k, v in c.observe(self.step, stats, self.knobs).items()})
-                stats.update({"knob/lr_g": self.knobs.lr_g, "knob/lr_d": self.knobs.lr_d, "knob/d_steps": self.knobs.d_steps})
-                window.add(stats)
-                ev, better = self._maybe_evaluate()
-                if ev:
-                    window.add(ev)
-                if self.step % t.log_every == 0:
-                    now = time.time()
-                    row = window.pop()
-                    row["images_per_s"] = (self.stream.images_seen - last_imgs) * self.world_size / max(now - last_time, 1e-9)
-                    last_imgs, last_time = self.stream.images_seen, now
-                    self.logger.write(self.step, self.kimg, row)
-                    if bar is not None:
-                        bar.set_postfix_str(f"img/s {row['images_per_s']:.0f} D {row.get('loss_d', float('nan')):.3f} "
-                                            f"G {row.get('loss_g', float('nan')):.3f}", refresh=False)
+        with StopRequest() as stop:
+            try:
+                self._loop(t0, bar, stop)
+            finally:
                 if bar is not None:
-                    bar.update(1)
-                stopped = self._budget_reached(t0)
-                if self.step % t.sample_every == 0 or stopped:
-                    samples = self.save_samples()
-                if self.step % t.ckpt_every == 0 or stopped or better:
-                    last_ckpt = self.save(best=better)
-                if stopped:
-                    break
-        finally:
+                    bar.close()
+                self.logger.close()
+        if stop.requested:
+            self.log(f"stopped on request at step {self.step}; checkpoint written, the same command resumes the run")
+        return RunResult(self.run_dir, self.step, self.kimg, self._last_ckpt, self._last_samples, self._stopped_by)
+
+    def _loop(self, t0: float, bar, stop: StopRequest) -> None:
+        t = self.cfg.train
+        window = WindowMean()
+        last_imgs, last_time = self.stream.images_seen, time.time()
+        while True:
+            stats = self.method.step(self.stream, self.knobs)
+            self._check_finite(stats)
+            self.step += 1
+            if self.G_ema is not None:
+                update_ema(self.G_ema, self.method.G,
+                           ema_beta(t.batch_size * self.world_size, self.stream.images_seen * self.world_size, t.ema_kimg, t.ema_rampup))
+            for name, c in self.controllers.items():
+                stats.update({f"{name}/{k}": float(v) for k, v in c.observe(self.step, stats, self.knobs).items()})
+            stats.update({"knob/lr_g": self.knobs.lr_g, "knob/lr_d": self.knobs.lr_d, "knob/d_steps": self.knobs.d_steps})
+            window.add(stats)
+            ev, better = self._maybe_evaluate()
+            if ev:
+                window.add(ev)
+            if self.step % t.log_every == 0:
+                now = time.time()
+                row = window.pop()
+                row["images_per_s"] = (self.stream.images_seen - last_imgs) * self.world_size / max(now - last_time, 1e-9)
+                last_imgs, last_time = self.stream.images_seen, now
+                self.logger.write(self.step, self.kimg, row)
+                if bar is not None:
+                    bar.set_postfix_str(f"img/s {row['images_per_s']:.0f} D {row.get('loss_d', float('nan')):.3f} "
+                                        f"G {row.get('loss_g', float('nan')):.3f}", refresh=False)
             if bar is not None:
-                bar.close()
-            self.logger.close()
-        return RunResult(self.run_dir, self.step, self.kimg, last_ckpt, samples, stopped)
+                bar.update(1)
+            stopped = self._budget_reached(t0) or ("interrupted" if stop.requested else None)
+            if self.step % t.sample_every == 0 or stopped:
+                self._last_samples = self.save_samples()
+            if self.step % t.ckpt_every == 0 or stopped or better:
+                self._last_ckpt = self.save(best=better)
+            if stopped:
+                self._stopped_by = stopped
+                return

@@ -1,0 +1,128 @@
+"""GCTDRN residual block (paper section III-B, eqs 15-16) and the global feature enhancement branch of G.
+
+Eqs (15) and (16) describe one block twice: (15) sums the 3x3/5x5/7x7 branches with a learnable ``alpha`` and adds
+``beta * Attention(X)`` and the shortcut; (16) weights each branch by a fusion weight ``W_i`` that attention computes.
+The project merges them into one forward:
+
+    out = alpha * sum_i W_i(X) * Branch_i(X) + Shortcut(X + beta * DEMA(X))
+
+* ``W_i(X)``: per-sample, per-channel weights, a softmax over the branches of a small MLP of the global average of
+  the DEMA output (of X itself when ``attention='none'``), as in selective-kernel networks: eq (16)'s "fusion weight
+  calculated by the attention mechanism".
+* ``Shortcut`` is the identity when in and out channels agree, else a 1x1 convolution without bias. Because it is
+  linear, ``Shortcut(X + beta * A) = Shortcut(X) + beta * Shortcut(A)``: eq (15)'s ``beta * Attention(X)`` is carried
+  to the output channels by the same projection, with no extra layer.
+* ``alpha`` and ``beta`` are learnable scalars (eq 15).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .dema import DEMA
+from .layers import PixelNorm, spectral_norm_if
+
+NORMS = ("none", "pixel", "batch")
+ATTENTIONS = ("dema", "none")
+
+
+def _norm(kind: str, ch: int) -> nn.Module:
+    if kind == "pixel":
+        return PixelNorm()
+    if kind == "batch":
+        return nn.BatchNorm2d(ch)
+    return nn.Identity()
+
+
+class GCTDRNBlock(nn.Module):
+    """Two-flow dynamic residual block: multi-kernel branches fused by attention weights, plus attention and shortcut.
+
+    Args:
+        in_ch, out_ch: channels in and out (spatial size is kept; up/down-sampling is the model's business).
+        attention: ``'dema'`` (eqs 15-16 with DEMA) or ``'none'`` (branches + shortcut, weights from X itself).
+        kernels: branch kernel sizes (odd), the paper's (3, 5, 7).
+        task_dim: size of the task vector T passed to DEMA (0: DEMA learns its own).
+        norm: pre-activation normalisation of the branches: ``'none'``, ``'pixel'`` or ``'batch'``.
+        spectral_norm: spectral normalisation on the branch and shortcut convolutions (for use in D).
+        separable: branches as depthwise k x k + pointwise 1x1 (much cheaper at 5x5/7x7 on wide layers).
+        alpha_init, beta_init: initial values of the learnable alpha and beta of eq (15).
+        negative_slope: LeakyReLU slope of the pre-activation.
+        dema_kwargs: extra keyword arguments for :class:`~mspgsen.nn.dema.DEMA` (heads, scales, lgcl, tau, ...).
+
+    ``forward(x, task=None) -> (out, aux)``: ``out`` is (N, out_ch, H, W); ``aux = {'lgcl': scalar (0 without DEMA),
+    'branch_weights': (len(kernels),) detached mean weight of each branch}``.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, attention: str = "dema", kernels: Sequence[int] = (3, 5, 7),
+                 task_dim: int = 0, norm: str = "none", spectral_norm: bool = False, separable: bool = False,
+                 alpha_init: float = 1.0, beta_init: float = 0.1, negative_slope: float = 0.2,
+                 dema_kwargs: dict | None = None) -> None:
+        super().__init__()
+        if attention not in ATTENTIONS:
+            raise ValueError(f"GCTDRNBlock attention must be one of {ATTENTIONS}, got {attention!r}")
+        if norm not in NORMS:
+            raise ValueError(f"GCTDRNBlock norm must be one of {NORMS}, got {norm!r}")
+        if not kernels or any(k < 1 or k % 2 == 0 for k in kernels):
+            raise ValueError(f"GCTDRNBlock kernels must be odd and positive, got {tuple(kernels)}")
+        self.in_ch, self.out_ch, self.kernels = in_ch, out_ch, tuple(kernels)
+        self.pre = nn.Sequential(_norm(norm, in_ch), nn.LeakyReLU(negative_slope))
+        sn = spectral_norm
+        if separable:
+            self.branches = nn.ModuleList(nn.Sequential(
+                spectral_norm_if(nn.Conv2d(in_ch, in_ch, k, padding=k // 2, groups=in_ch), sn),
+                spectral_norm_if(nn.Conv2d(in_ch, out_ch, 1), sn)) for k in self.kernels)
+        else:
+            self.branches = nn.ModuleList(
+                spectral_norm_if(nn.Conv2d(in_ch, out_ch, k, padding=k // 2), sn) for k in self.kernels)
+        hid = max(in_ch // 4, 8)
+        self.weight_mlp = nn.Sequential(nn.Linear(in_ch, hid), nn.ReLU(), nn.Linear(hid, len(self.kernels) * out_ch))
+        self.attn = DEMA(in_ch, task_dim=task_dim, **(dema_kwargs or {})) if attention == "dema" else None
+        self.shortcut = (nn.Identity() if in_ch == out_ch
+                         else spectral_norm_if(nn.Conv2d(in_ch, out_ch, 1, bias=False), sn))
+        self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
+        self.beta = nn.Parameter(torch.tensor(float(beta_init))) if self.attn is not None else None
+
+    def forward(self, x: torch.Tensor, task: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        n = x.shape[0]
+        if self.attn is not None:
+            a, dema_aux = self.attn(x, task)
+            lgcl = dema_aux["lgcl"]
+            source = a
+        else:
+            a, lgcl, source = None, x.new_zeros((), dtype=torch.float32), x
+        logits = self.weight_mlp(source.mean(dim=(2, 3))).view(n, len(self.kernels), self.out_ch)
+        w = logits.softmax(dim=1, dtype=torch.float32)  # eq (16): W_i from attention, sum_i W_i = 1 per channel
+        h = self.pre(x)
+        fused = sum(w[:, i, :, None, None].to(h.dtype) * branch(h) for i, branch in enumerate(self.branches))
+        skip_in = x if a is None else x + self.beta.to(a.dtype) * a  # eq (15): beta * Attention(X)
+        out = self.alpha.to(fused.dtype) * fused + self.shortcut(skip_in)  # eqs (15)-(16)
+        return out, {"lgcl": lgcl, "branch_weights": w.detach().mean(dim=(0, 2))}
+
+
+class GlobalFeatureEnhancement(nn.Module):
+    """Global feature enhancement branch at the end of G (section III-B).
+
+    The global average of the features (GAP) goes through a small MLP and is fused back with the local detail by a
+    1x1 convolution over ``[X, broadcast(g)]`` (written as two cheap terms), added to X as a residual:
+
+        out = X + Conv1x1(X) + Linear(MLP(GAP(X)))  (broadcast over pixels)
+
+    Args:
+        channels: feature channels C (kept).
+        reduction: hidden size of the MLP is ``max(C // reduction, 4)``.
+
+    ``forward(x) -> Tensor`` of the shape of ``x``.
+    """
+
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        hid = max(channels // reduction, 4)
+        self.global_mlp = nn.Sequential(nn.Linear(channels, hid), nn.LeakyReLU(0.2), nn.Linear(hid, channels))
+        self.local = nn.Conv2d(channels, channels, 1)  # 1x1 conv over the local half of the concatenation
+        self.global_proj = nn.Linear(channels, channels, bias=False)  # ... and over the broadcast global half
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = self.global_mlp(x.mean(dim=(2, 3)))  # GAP -> global descriptor
+        return x + self.local(x) + self.global_proj(g)[:, :, None, None].to(x.dtype)

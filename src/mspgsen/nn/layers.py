@@ -1,0 +1,129 @@
+"""Small layers shared by the multi-scale families (MSG-GAN and MSPG-SEN).
+
+* :class:`EqualConv2d` / :class:`EqualLinear`: equalized learning rate. Weights are stored as N(0, 1) and the He
+  constant ``1/sqrt(fan_in)`` is multiplied in at run time, so Adam's per-parameter step size acts the same on every
+  layer whatever its fan-in (the reason ProGAN/MSG-GAN use it).
+* :class:`PixelNorm`: divides each pixel's feature vector by its RMS (keeps G's activations from escalating).
+* :class:`MinibatchStdDev`: appends the across-batch standard deviation as extra channel(s), so D can see a lack of
+  variety in a batch (a collapse signal).
+* :func:`spectral_norm_if`: wraps a module in spectral normalisation only when a flag asks for it, so one builder
+  serves both the plain and the SN variant.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class EqualConv2d(nn.Module):
+    """Conv2d with equalized learning rate: weight ~ N(0, 1/lr_mul^2), scaled by ``lr_mul / sqrt(fan_in)`` at run time.
+
+    Args:
+        in_ch, out_ch, kernel_size, stride, padding: as :class:`torch.nn.Conv2d`.
+        bias: learn an additive bias (initialised to 0, scaled by ``lr_mul``).
+        lr_mul: learning-rate multiplier of this layer (1 for ordinary layers).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                 bias: bool = True, lr_mul: float = 1.0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel_size, kernel_size) / lr_mul)
+        self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
+        self.scale = lr_mul / math.sqrt(in_ch * kernel_size * kernel_size)  # He constant, applied in forward
+        self.lr_mul = lr_mul
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.bias * self.lr_mul if self.bias is not None else None
+        return F.conv2d(x, self.weight * self.scale, bias, stride=self.stride, padding=self.padding)
+
+    def extra_repr(self) -> str:
+        o, i, k, _ = self.weight.shape
+        return f"{i}, {o}, kernel_size={k}, stride={self.stride}, padding={self.padding}, lr_mul={self.lr_mul}"
+
+
+class EqualLinear(nn.Module):
+    """Linear layer with equalized learning rate (He constant ``lr_mul / sqrt(in_f)`` applied at run time).
+
+    Args:
+        in_f, out_f: feature sizes.
+        bias: learn an additive bias, initialised to ``bias_init``.
+        lr_mul: learning-rate multiplier (StyleGAN's mapping network uses 0.01).
+    """
+
+    def __init__(self, in_f: int, out_f: int, bias: bool = True, lr_mul: float = 1.0, bias_init: float = 0.0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_f, in_f) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_f,), float(bias_init) / lr_mul)) if bias else None
+        self.scale = lr_mul / math.sqrt(in_f)
+        self.lr_mul = lr_mul
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.bias * self.lr_mul if self.bias is not None else None
+        return F.linear(x, self.weight * self.scale, bias)
+
+    def extra_repr(self) -> str:
+        o, i = self.weight.shape
+        return f"{i}, {o}, lr_mul={self.lr_mul}"
+
+
+class PixelNorm(nn.Module):
+    """Normalise each pixel's feature vector to unit RMS over channels (dim 1)."""
+
+    def __init__(self, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + self.eps)
+
+
+class MinibatchStdDev(nn.Module):
+    """Append the batch's feature standard deviation as ``num_features`` extra channels.
+
+    The batch is split into groups of ``group_size`` samples; the std over each group, averaged over channels (split
+    into ``num_features`` chunks) and pixels, is broadcast to every sample of the group. When the batch size is not a
+    multiple of ``group_size`` the largest divisor of the batch not above it is used (so batch 1 or 6 still works;
+    with one sample per group the std is 0).
+
+    Output channels: ``C + num_features``.
+    """
+
+    def __init__(self, group_size: int = 4, num_features: int = 1, eps: float = 1e-8) -> None:
+        super().__init__()
+        if group_size < 1 or num_features < 1:
+            raise ValueError("MinibatchStdDev needs group_size >= 1 and num_features >= 1")
+        self.group_size, self.num_features, self.eps = group_size, num_features, eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        if c % self.num_features:
+            raise ValueError(f"MinibatchStdDev: {c} channels do not split into {self.num_features} features")
+        g = min(self.group_size, n)
+        while n % g:
+            g -= 1
+        f = self.num_features
+        y = x.float().reshape(g, n // g, f, c // f, h, w)  # sample i sits in group i % (n // g)
+        y = y - y.mean(dim=0)
+        y = (y.pow(2).mean(dim=0) + self.eps).sqrt()  # (n//g, f, c//f, h, w)
+        y = y.mean(dim=(2, 3, 4))  # (n//g, f)
+        y = y.reshape(-1, f, 1, 1).repeat(g, 1, h, w).to(x.dtype)  # (n, f, h, w)
+        return torch.cat([x, y], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}, num_features={self.num_features}"
+
+
+def spectral_norm_if(module: nn.Module, flag: bool, name: str = "weight") -> nn.Module:
+    """Return ``module`` with spectral normalisation of its ``name`` parameter when ``flag`` is true, else unchanged.
+
+    Uses :func:`torch.nn.utils.parametrizations.spectral_norm` (one power iteration per training forward).
+    Meant for plain ``nn.Conv2d``/``nn.Linear``; on an equalized layer the run-time He constant would scale the
+    normalised weight down again, so combine SN with plain layers.
+    """
+    if not flag:
+        return module
+    return nn.utils.parametrizations.spectral_norm(module, name=name)

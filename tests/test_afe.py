@@ -1,0 +1,110 @@
+"""AFE (eqs 17-20): D_aux shapes and gradients, the loss functions, the pairing modes."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mspgsen.losses.afe import afe_d_loss, afe_g_loss, afe_generator_total
+from mspgsen.nn.afe import AuxDiscriminator, FeatureAdapter, afe_features
+
+torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("size,channels", [(4, 16), (16, 8), (64, 8), (256, 2)])
+def test_aux_discriminator_shapes(size: int, channels: int) -> None:
+    torch.manual_seed(0)
+    d = AuxDiscriminator(channels, hidden=8)
+    assert d(torch.randn(3, channels, size, size)).shape == (3,)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"spectral_norm": False}, {"mbstd_group": 0}])
+def test_aux_discriminator_gradients(kwargs: dict) -> None:
+    torch.manual_seed(0)
+    d = AuxDiscriminator(4, hidden=8, **kwargs)
+    afe_d_loss(d(torch.randn(4, 4, 8, 8)), d(torch.randn(4, 4, 8, 8) * 2)).backward()
+    dead = [n for n, p in d.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
+    assert dead == []
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.isfinite(d(torch.randn(4, 4, 8, 8)).float()).all()
+
+
+def test_aux_discriminator_deterministic() -> None:
+    def run() -> torch.Tensor:
+        torch.manual_seed(3)
+        d = AuxDiscriminator(4, hidden=8)
+        return d(torch.randn(4, 4, 8, 8))
+
+    assert torch.equal(run(), run())
+
+
+def test_losses_match_binary_cross_entropy() -> None:
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(8, generator=g), torch.randn(8, generator=g)
+    bce = F.binary_cross_entropy(torch.sigmoid(real), torch.ones(8)) + \
+        F.binary_cross_entropy(torch.sigmoid(fake), torch.zeros(8))
+    assert torch.allclose(afe_d_loss(real, fake), bce, atol=1e-5)  # eq (18)
+    assert torch.allclose(afe_g_loss(fake), -torch.log(torch.sigmoid(fake)).mean(), atol=1e-5)  # eq (19), aux term
+    assert afe_d_loss(torch.zeros(4), torch.zeros(4)).item() == pytest.approx(2 * math.log(2), abs=1e-6)
+
+
+def test_generator_total_weights_the_aux_term() -> None:
+    main, aux = torch.tensor(0.7), torch.tensor(0.3)
+    assert afe_generator_total(main, aux, 0.5).item() == pytest.approx(0.85)  # eq (20), project reading
+    assert afe_generator_total(main, aux, 1.0).item() == pytest.approx(1.0)  # eq (19) as printed
+    with pytest.raises(ValueError):
+        afe_generator_total(main, aux, -1.0)
+
+
+def _batch(collapsed: bool, n: int = 8) -> torch.Tensor:
+    if collapsed:  # every sample the same field (each one still N(0, 1) per pixel)
+        return torch.randn(1, 4, 8, 8).expand(n, -1, -1, -1) + 0.01 * torch.randn(n, 4, 8, 8)
+    return torch.randn(n, 4, 8, 8)
+
+
+def _train_collapse_detector(mbstd_group: int, steps: int = 120) -> list[float]:
+    torch.manual_seed(0)
+    d = AuxDiscriminator(4, hidden=8, mbstd_group=mbstd_group, spectral_norm=False)
+    opt = torch.optim.Adam(d.parameters(), lr=5e-3, betas=(0.5, 0.99))
+    losses = []
+    for _ in range(steps):
+        loss = afe_d_loss(d(_batch(False)), d(_batch(True)))  # fresh batches: only batch variety tells them apart
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_aux_discriminator_detects_feature_collapse() -> None:
+    with_mbstd = _train_collapse_detector(4)
+    assert sum(with_mbstd[-10:]) / 10 < 0.3 * with_mbstd[0]
+    without = _train_collapse_detector(0)  # per-sample view only: the two batches look alike
+    assert sum(without[-10:]) / 10 > 0.8 * without[0]
+
+
+def test_afe_feature_pairing_modes() -> None:
+    torch.manual_seed(0)
+    d_encode = torch.nn.Conv2d(3, 6, 3, padding=1)
+    adapter = FeatureAdapter(5, 6)
+    g_feat = torch.randn(2, 5, 8, 8, requires_grad=True)
+    real_img, fake_img = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8, requires_grad=True)
+
+    real, fake = afe_features("d_early", g_feat=g_feat, real_images=real_img, fake_images=None,
+                              d_encode=d_encode, adapter=adapter)
+    assert real.shape == fake.shape == (2, 6, 8, 8) and not real.requires_grad
+    fake.sum().backward()
+    assert g_feat.grad is not None and adapter.proj.weight.grad is not None
+
+    real, fake = afe_features("d_early_images", g_feat=None, real_images=real_img, fake_images=fake_img,
+                              d_encode=d_encode)
+    fake.sum().backward()
+    assert fake_img.grad is not None and not real.requires_grad
+
+    with pytest.raises(ValueError):
+        afe_features("literal", g_feat=g_feat, real_images=real_img, fake_images=None, d_encode=d_encode)
+    with pytest.raises(ValueError):  # G and D features of different scales
+        afe_features("d_early", g_feat=torch.randn(2, 5, 4, 4), real_images=real_img, fake_images=None,
+                     d_encode=d_encode, adapter=adapter)

@@ -1,0 +1,136 @@
+"""GCTDRN block (eqs 15-16) and the global feature enhancement branch: shapes, gradients, determinism, fusion."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mspgsen.nn.gctdrn import GCTDRNBlock, GlobalFeatureEnhancement
+
+torch.set_num_threads(1)
+
+
+def _dead_params(module: torch.nn.Module, skip: tuple[str, ...] = ()) -> list[str]:
+    return [name for name, p in module.named_parameters()
+            if not name.startswith(skip) and (p.grad is None or not torch.any(p.grad != 0))]
+
+
+@pytest.mark.parametrize("attention", ["dema", "none"])
+@pytest.mark.parametrize("in_ch,out_ch", [(8, 8), (8, 16), (16, 4)])
+def test_shapes(attention: str, in_ch: int, out_ch: int) -> None:
+    torch.manual_seed(0)
+    block = GCTDRNBlock(in_ch, out_ch, attention=attention)
+    for size in (4, 32):
+        out, aux = block(torch.randn(2, in_ch, size, size))
+        assert out.shape == (2, out_ch, size, size)
+        assert aux["branch_weights"].shape == (3,)
+        assert torch.isfinite(aux["lgcl"])
+
+
+def test_shape_at_256() -> None:
+    torch.manual_seed(0)
+    out, _ = GCTDRNBlock(4, 4, separable=True)(torch.randn(1, 4, 256, 256))
+    assert out.shape == (1, 4, 256, 256)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"attention": "dema"}, {"attention": "none"}, {"separable": True}, {"norm": "pixel"}, {"norm": "batch"},
+    {"spectral_norm": True}, {"attention": "dema", "task_dim": 3},
+])
+def test_gradients_reach_every_parameter(kwargs: dict) -> None:
+    torch.manual_seed(0)
+    block = GCTDRNBlock(8, 12, **kwargs)
+    task = torch.randn(4, 3) if kwargs.get("task_dim") else None
+    out, aux = block(torch.randn(4, 8, 8, 8), task)
+    (out.square().mean() + aux["lgcl"]).backward()
+    skip = ("attn.task_vector",) if task is not None else ()
+    assert _dead_params(block, skip) == []
+    assert block.alpha.requires_grad and block.alpha.grad is not None  # eq (15): alpha learns
+    if block.beta is not None:
+        assert block.beta.grad is not None and block.beta.grad != 0  # eq (15): beta learns
+
+
+def test_branch_weights_come_from_the_input() -> None:
+    torch.manual_seed(0)
+    block = GCTDRNBlock(8, 8)
+    n = 6
+    x = torch.randn(n, 8, 8, 8) * torch.linspace(0.1, 3, n).view(n, 1, 1, 1)
+    h = block.attn(x)[0].mean(dim=(2, 3))
+    w = block.weight_mlp(h).view(n, 3, 8).softmax(dim=1)
+    assert torch.allclose(w.sum(dim=1), torch.ones(n, 8), atol=1e-6)  # eq (16): a convex fusion per channel
+    assert (w.std(dim=0) > 1e-4).any()  # different inputs, different branch weights
+
+
+def test_alpha_zero_leaves_attention_and_shortcut() -> None:
+    torch.manual_seed(0)
+    block = GCTDRNBlock(8, 8)
+    x = torch.randn(2, 8, 8, 8)
+    with torch.no_grad():
+        block.alpha.zero_()
+        out, _ = block(x)
+        a, _ = block.attn(x)
+    assert torch.allclose(out, x + block.beta * a, atol=1e-6)  # eq (15) with the branches switched off
+
+
+def test_deterministic_under_seed() -> None:
+    def run() -> torch.Tensor:
+        torch.manual_seed(7)
+        block = GCTDRNBlock(8, 8, norm="batch")
+        opt = torch.optim.Adam(block.parameters(), lr=1e-3)
+        x = torch.randn(4, 8, 8, 8)
+        out, aux = block(x)
+        (out.square().mean() + aux["lgcl"]).backward()
+        opt.step()
+        return block(x)[0]
+
+    assert torch.equal(run(), run())
+
+
+def test_bfloat16_autocast() -> None:
+    torch.manual_seed(0)
+    block = GCTDRNBlock(8, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, aux = block(torch.randn(2, 8, 16, 16))
+    assert out.shape == (2, 16, 16, 16) and torch.isfinite(out.float()).all()
+    (out.float().square().mean() + aux["lgcl"]).backward()
+    assert _dead_params(block) == []
+
+
+@pytest.mark.parametrize("kwargs", [{"attention": "sagan"}, {"norm": "group"}, {"kernels": (3, 4)}])
+def test_rejects_bad_arguments(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        GCTDRNBlock(8, 8, **kwargs)
+
+
+def test_global_feature_enhancement_shapes_and_gradients() -> None:
+    torch.manual_seed(0)
+    gfe = GlobalFeatureEnhancement(16)
+    for size in (4, 64):
+        x = torch.randn(3, 16, size, size)
+        assert gfe(x).shape == x.shape
+    gfe(torch.randn(3, 16, 8, 8)).square().mean().backward()
+    assert _dead_params(gfe) == []
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.isfinite(gfe(torch.randn(2, 16, 8, 8)).float()).all()
+
+
+def test_global_feature_enhancement_reaches_far_pixels() -> None:
+    torch.manual_seed(0)
+    gfe = GlobalFeatureEnhancement(8)
+    x = torch.randn(1, 8, 16, 16)
+    y = x.clone()
+    y[..., 15, 15] += 5.0  # change one far corner
+    diff = (gfe(x) - gfe(y))[..., 0, 0].abs().max()
+    assert diff > 1e-4  # the GAP branch carries global information to pixel (0, 0)
+
+
+def test_copy_and_state_dict_round_trip() -> None:
+    """EMA copies (deepcopy) and checkpoints (state_dict) reproduce the block, spectral norm included."""
+    import copy
+
+    torch.manual_seed(0)
+    block = GCTDRNBlock(8, 16, spectral_norm=True).eval()
+    twin = copy.deepcopy(block)
+    fresh = GCTDRNBlock(8, 16, spectral_norm=True).eval()
+    fresh.load_state_dict(block.state_dict())
+    x = torch.randn(2, 8, 8, 8)
+    assert torch.equal(block(x)[0], twin(x)[0]) and torch.equal(block(x)[0], fresh(x)[0])
