@@ -140,33 +140,36 @@ class APFL(Controller):
     def observe(self, step: int, stats: dict[str, float], knobs: Knobs) -> dict[str, float]:
         o = self.options
         self.monitor.update(stats)
-        self.last = {"d_rule": 0.0, "stall": 0.0}
-        switched = 0.0
-        if (step + 1) % o.quality_every == 0:
+        self.last = {}
+        switched = False
+        if step % o.quality_every == 0:
             q = stats.get("quality")
             if q is None and self.ctx is not None:
                 q = self.probe.measure(self.ctx.method, self.ctx.next_real)
             if q is not None:
                 self.monitor.add_quality(step, float(q))
-                if self.meta is not None:
-                    self.meta.observe_quality(float(q))
+                if self.meta is not None and self.meta.observe_quality(float(q)):
+                    self.last["meta_reward"] = self.meta.last_reward
                 self._stall_rule()
-                switched = float(self._monitor_stage())
-        switched = max(switched, float(self._scheduled_stage(step)))
-        if (step + 1) % o.every == 0:
+                switched = self._monitor_stage()
+        switched = self._scheduled_stage(step) or switched
+        if switched:
+            self.last["stage_switch"] = 1.0
+        if step % o.every == 0:
             self._d_rule(knobs)
         self._apply(step, knobs)
-        acted = float(self.last["d_rule"] != 0.0 or self.last["stall"] != 0.0 or switched != 0.0)
-        return {
-            "stage": float(self.stage), "acted": acted, "d_rule": self.last["d_rule"], "stall": self.last["stall"],
-            "stage_switch": switched, "lr_g": knobs.lr_g, "lr_d": knobs.lr_d, "instance_noise": knobs.instance_noise,
-            "label_smoothing": knobs.label_smoothing, "fm": knobs.weight("fm"), "d_steps": float(knobs.d_steps),
-            "g_steps": float(knobs.g_steps), "d_acc": self.monitor.get("d_acc"), "grad_ratio": self.monitor.get("grad_ratio"),
-            "quality": self.monitor.last_quality, "acc_high": self.acc_high,
-            "meta_arm": float(self.meta.arm) if self.meta else -1.0,
+        # Event keys appear only on the steps they happen, so the trainer's window mean logs them unblurred.
+        out = dict(self.last)
+        out.update({
+            "acted": float(any(v != 0.0 for v in self.last.values())), "stage": float(self.stage), "lr_g": knobs.lr_g, "lr_d": knobs.lr_d,
+            "instance_noise": knobs.instance_noise, "label_smoothing": knobs.label_smoothing, "fm": knobs.weight("fm"),
+            "d_steps": float(knobs.d_steps), "g_steps": float(knobs.g_steps), "d_acc": self.monitor.get("d_acc"),
+            "grad_ratio": self.monitor.get("grad_ratio"), "quality": self.monitor.last_quality,
+            "acc_high": self.acc_high, "meta_arm": float(self.meta.arm) if self.meta else -1.0,
             "n_soften": float(self.counts["soften"]), "n_restore": float(self.counts["restore"]),
             "n_stall": float(self.counts["stall"]),
-        }
+        })
+        return out
 
     def _d_rule(self, knobs: Knobs) -> None:
         """Soften D when it is too strong or G's gradient vanishes; withdraw the softening when D is weak."""
@@ -184,7 +187,7 @@ class APFL(Controller):
                 self.g_delta += 1
             self.counts["soften"] += 1
             self.last["d_rule"] = 1.0
-        elif acc == acc and acc < o.acc_low:
+        elif acc == acc and acc < o.acc_low and self._softened():
             self.mult_d = min(self.mult_d / o.lr_factor, 1.0)
             self.noise = max(self.noise - o.noise_step, 0.0)
             self.smoothing = max(self.smoothing - o.smoothing_step, 0.0)
@@ -194,8 +197,14 @@ class APFL(Controller):
                 self.d_delta += 1
             self.counts["restore"] += 1
             self.last["d_rule"] = -1.0
+        else:
+            self.last["d_rule"] = 0.0
         if self.stage == 2:
             self.noise *= o.late_noise_decay  # late stage: anneal instance noise away
+
+    def _softened(self) -> bool:
+        """Whether the D rule has softening of its own to withdraw."""
+        return self.mult_d < 1.0 or self.noise > 0 or self.smoothing > 0 or self.g_delta > 0 or self.d_delta < 0
 
     def _stall_rule(self) -> None:
         """When quality has been flat for a window, lean on feature matching (eq 12) and lower lr_g."""
@@ -229,7 +238,7 @@ class APFL(Controller):
         o = self.options
         if o.stages == "off" or not self.total:
             return False
-        frac = (step + 1) / self.total
+        frac = step / self.total
         if self.stage < 2 and frac >= o.late_start:
             return self._enter(2)
         if self.stage < 1 and frac >= o.early_end:
@@ -244,7 +253,7 @@ class APFL(Controller):
     def _targets(self, step: int) -> dict[str, float]:
         """APFL's whole contribution to the knobs now: schedule x rules x stage."""
         o = self.options
-        sched = schedule_factor(o.lr_kind, step + 1, o.lr_step, o.lr_gamma)  # eqs (8)-(9)
+        sched = schedule_factor(o.lr_kind, step, o.lr_step, o.lr_gamma)  # eqs (8)-(9)
         stage_d = o.early_lr_d if self.stage == 0 else (o.late_lr if self.stage == 2 else 1.0)
         stage_g = o.late_lr if self.stage == 2 else 1.0
         noise_floor = o.early_noise if self.stage == 0 else 0.0

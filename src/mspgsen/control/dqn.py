@@ -302,9 +302,7 @@ class DQNBalancer(Controller):
         o = self.options
         self.window.append({k: float(v) for k, v in stats.items()})
         out: dict[str, float] = {}
-        acted = 0.0
-        action = -1
-        if (step + 1) % o.every == 0:
+        if step % o.every == 0:
             q = stats.get("quality")
             if q is None and self.ctx is not None:
                 q = self.probe.measure(self.ctx.method, self.ctx.next_real)
@@ -313,25 +311,25 @@ class DQNBalancer(Controller):
             if math.isfinite(self.prev_quality) and math.isfinite(self.quality):
                 trend = (self.prev_quality - self.quality) / (abs(self.prev_quality) + 1e-12)
             state = self.make_state(knobs, trend)
-            acc = float(state[2])
-            if self.prev_state is not None:
-                self.last_reward = self.reward(self.prev_quality, self.quality, acc)
+            if self.prev_state is not None:  # score the previous action, store the transition, learn
+                self.last_reward = self.reward(self.prev_quality, self.quality, float(state[2]))
                 self.agent.remember(self.prev_state, self.prev_action, self.last_reward, state)
                 self.agent.learn(o.updates)
+                out["reward"] = self.last_reward
+                out["q_loss"] = self.agent.last_loss
             action = self.agent.act(state)
             changed = self.apply(action, knobs)
             self.counts[action] += 1
             self.prev_state, self.prev_action = state, action
             self.window = []
-            acted = 1.0
-            out["changed"] = float(changed)
+            # Event keys appear only on decision steps, so the trainer's window mean logs them unblurred.
+            out.update({"action": float(action), "changed": float(changed), "acted": 1.0})
         out.update({
-            "acted": acted, "action": float(action), "last_action": float(self.prev_action),
-            "epsilon": self.agent.epsilon, "reward": self.last_reward, "q_loss": self.agent.last_loss,
-            "quality": self.quality, "buffer": float(self.agent.buffer.size),
-            "lr_g": knobs.lr_g, "lr_d": knobs.lr_d, "d_steps": float(knobs.d_steps), "g_steps": float(knobs.g_steps),
-            "fm": knobs.weight("fm"),
+            "last_action": float(self.prev_action), "epsilon": self.agent.epsilon, "quality": self.quality,
+            "buffer": float(self.agent.buffer.size), "lr_g": knobs.lr_g, "lr_d": knobs.lr_d,
+            "d_steps": float(knobs.d_steps), "g_steps": float(knobs.g_steps), "fm": knobs.weight("fm"),
         })
+        out.update({f"n_{name}": float(c) for (name, *_), c in zip(ACTIONS, self.counts)})
         return out
 
     # ---- checkpoint ---------------------------------------------------------------------------------------

@@ -44,8 +44,8 @@ class ScheduleTracker:
         self.factor = 1.0
 
     def advance(self, step: int, knobs: Knobs) -> float:
-        """Move to the factor of ``step + 1`` (the next step's lr) and rescale the knobs; returns the factor."""
-        new = schedule_factor(self.kind, step + 1, self.step_size, self.gamma, self.floor)
+        """Move to the factor after ``step`` completed steps (the next update's lr), rescaling the knobs; returns it."""
+        new = schedule_factor(self.kind, step, self.step_size, self.gamma, self.floor)
         if new != self.factor:
             ratio = new / self.factor
             if self.which in ("both", "g"):

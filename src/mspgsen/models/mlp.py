@@ -58,7 +58,7 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """[points (N, dim)] -> logits (N,); with ``features=True`` also the last hidden layer (N, hidden)."""
+    """[points (N, dim)] -> logits (N,); with ``features=True`` also [last hidden layer (N, hidden)]."""
 
     def __init__(self, dim: int, hidden: int, layers: int) -> None:
         super().__init__()
@@ -74,7 +74,7 @@ class MLPDiscriminator(nn.Module):
         check_scales(xs, 1, "mlp D")
         h = self.body(xs[-1].flatten(1))
         logits = self.head(h)[:, 0]
-        return (logits, h) if features else logits
+        return (logits, [h]) if features else logits
 
 
 @MODELS.register("mlp", options=MLPOptions)
