@@ -156,7 +156,7 @@ class DQNAgent:
             self.n_updates += 1
             if self.n_updates % self.target_every == 0:
                 self.target.load_state_dict(self.q.state_dict())
-            self.last_loss = float(loss)
+            self.last_loss = float(loss.detach())
         return self.last_loss
 
     def state_dict(self) -> dict:
