@@ -26,7 +26,7 @@ def test_shapes_features_and_gradients():
     assert logits.shape == (16,) and isinstance(feats, list) and feats[-1].shape == (16, 32)
     real = [torch.randn(16, 2)]
     _, rf = D(real, features=True)
-    loss = -logits.mean() + feature_matching(rf, feats) + D(real).mean()
+    loss = -logits.mean() + feature_matching(rf, feats) + D(real).pow(2).mean()
     loss.backward()
     for name, p in nets.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
