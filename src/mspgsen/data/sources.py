@@ -122,8 +122,13 @@ for _name in MIXTURES:
     BUILTINS[_name] = BuiltinSource(_name, f"2-D toy mixture '{_name}' (mode-coverage experiments)", _toy(_name), lambda: "generated")
 
 
-def load_source(source: str, split: str = "train") -> ImageArray:
-    """Load a built-in name or a path into memory, unchanged in shape (see :func:`fit_shape`)."""
+def load_source(source: str, split: str = "train", resolution: int = 0, channels: int = 0) -> ImageArray:
+    """Load a built-in name or a path into memory.
+
+    Arrays come back in their own shape (see :func:`fit_shape`); image folders, which have no single native size,
+    are resized and centre-cropped to ``resolution`` (0: the first image's shorter side) with ``channels`` (0: RGB
+    unless every image is grey).
+    """
     if source in BUILTINS:
         return BUILTINS[source].load(split)
     p = Path(source).expanduser()

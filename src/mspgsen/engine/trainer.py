@@ -1,0 +1,307 @@
+"""The generic training loop: ``method.step`` -> stats -> controllers -> logs, samples, checkpoints.
+
+It knows no particular GAN. Everything that changes during training (networks, optimizers, EMA, knobs,
+controllers, random generators, the data order) is in the checkpoint, so a resumed run continues exactly.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..config import Config, dump_config
+from ..control.base import ControlContext, Knobs, build_controllers
+from ..data import DataStream, ImageArray, make_sampler
+from ..data.prepare import prepare_training_data
+from ..errors import ConfigError, TrainingDiverged
+from ..models.base import DataSpec
+from .build import build_method, data_spec, resolve_device
+from .checkpoint import check_same_model, latest_checkpoint, load_checkpoint, save_checkpoint
+from .ema import ema_beta, make_ema, update_ema
+from .logger import StatsLogger, WindowMean
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    step: int
+    kimg: float
+    checkpoint: Optional[Path]
+    samples: Optional[Path]
+    stopped_by: str  # 'steps', 'kimg', 'minutes' or 'done-already'
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Trains one run folder. Construct, then :meth:`run`; resumes from the folder's latest checkpoint."""
+
+    def __init__(self, cfg: Config, run_dir: Path, *, rank: int = 0, world_size: int = 1, log=print) -> None:
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        self.rank, self.world_size, self.is_main = rank, world_size, rank == 0
+        self.log = log if self.is_main else (lambda *a, **k: None)
+        t = cfg.train
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        self.device = resolve_device(t.device)
+        seed_everything(cfg.seed + rank)
+
+        self.data: ImageArray = prepare_training_data(cfg.data)
+        if self.data.skipped:
+            self.log(f"note: {self.data.skipped} unreadable files in '{cfg.data.source}' were skipped")
+        self.spec: DataSpec = data_spec(cfg, self.data)
+        self.method = build_method(cfg, self.spec, self.device)
+        self.G_ema = make_ema(self.method.G) if t.ema_kimg > 0 else None
+        self.knobs: Knobs = self.method.initial_knobs()
+        self.controllers = build_controllers(cfg)
+        labels = self.data.labels
+        self.stream = DataStream(self.data.images, labels, t.batch_size,
+                                 make_sampler(len(self.data), cfg.seed, rank, world_size), self.device)
+        # Controllers draw real batches from their own stream, so they never shift the training data order.
+        self.aux_stream = DataStream(self.data.images, labels, t.batch_size,
+                                     make_sampler(len(self.data), cfg.seed + 7919, rank, world_size), self.device)
+        ctx = ControlContext(self.method, self.aux_stream.next, rank, world_size, self.run_dir)
+        for c in self.controllers.values():
+            c.setup(ctx, self.knobs)
+        self.step = 0
+        self.elapsed_before = 0.0
+        self.best: dict = {}
+        self.grid_z = torch.randn(t.grid_size, self.method.G.z_dim, generator=torch.Generator().manual_seed(cfg.seed)).to(self.device)
+        self.grid_y = None
+        if self.spec.num_classes:
+            self.grid_y = (torch.arange(t.grid_size) % self.spec.num_classes).to(self.device)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.samples_dir = self.run_dir / "samples"
+        self.logger = StatsLogger(self.run_dir, t.tensorboard, self.is_main)
+        self._resume_if_any()
+
+    # -- state -----------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "config": self.cfg.to_plain(),
+            "spec": vars(self.spec) if not hasattr(self.spec, "__dataclass_fields__") else {
+                k: getattr(self.spec, k) for k in self.spec.__dataclass_fields__},
+            "step": self.step,
+            "method": self.method.state_dict(),
+            "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
+            "knobs": self.knobs.state_dict(),
+            "controllers": {k: c.state_dict() for k, c in self.controllers.items()},
+            "stream": self.stream.state_dict(),
+            "aux_stream": self.aux_stream.state_dict(),
+            "rng": rng_state(),
+            "best": dict(self.best),
+            "elapsed_s": self.elapsed_before + (time.time() - self._t0 if hasattr(self, "_t0") else 0.0),
+            "data_name": self.data.name,
+        }
+
+    def _resume_if_any(self) -> None:
+        path = latest_checkpoint(self.ckpt_dir)
+        if path is None:
+            return
+        state = load_checkpoint(path, map_location=self.device)
+        check_same_model(state, self.cfg.model.name, path)
+        missing = set(state["controllers"]) ^ set(self.controllers)
+        if missing:
+            raise ConfigError(f"Run '{self.run_dir}' was trained with controllers {sorted(state['controllers'])} but the config "
+                              f"enables {sorted(self.controllers)}; resume with the run's own config or start it over with --new.")
+        try:
+            self.method.load_state_dict(state["method"])
+            if self.G_ema is not None:
+                self.G_ema.load_state_dict(state["G_ema"])
+        except (RuntimeError, KeyError) as e:
+            from ..errors import CheckpointError
+
+            raise CheckpointError(f"Checkpoint '{path}' does not fit the configured networks ({str(e).splitlines()[0][:120]}); "
+                                  f"resume with the run's own config or start over with --new.") from None
+        self.knobs.load_state_dict(state["knobs"])
+        for k, c in self.controllers.items():
+            c.load_state_dict(state["controllers"][k])
+        self.stream.load_state_dict(state["stream"])
+        self.aux_stream.load_state_dict(state["aux_stream"])
+        set_rng_state(state["rng"])
+        self.step = int(state["step"])
+        self.best = dict(state.get("best", {}))
+        self.elapsed_before = float(state.get("elapsed_s", 0.0))
+        self.logger.truncate_after(self.step)
+        self.log(f"resumed {self.run_dir} from {path.name} (step {self.step}, {self.kimg:.1f} kimg)")
+
+    @property
+    def kimg(self) -> float:
+        return self.stream.images_seen * self.world_size / 1000.0
+
+    # -- outputs ---------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def save_samples(self) -> Optional[Path]:
+        if not self.is_main:
+            return None
+        from ..utils.images import save_grid
+
+        G = self.G_ema if self.G_ema is not None else self.method.G
+        was_training = G.training
+        G.eval()
+        imgs = self.method.generate(G, self.grid_z, self.grid_y)
+        G.train(was_training)
+        self.samples_dir.mkdir(parents=True, exist_ok=True)
+        path = self.samples_dir / f"{self.step:06d}.png"
+        if not self.spec.is_images:
+            from ..utils.plots import save_points
+
+            save_points(imgs[-1].cpu().numpy(), path, reference=self.data.images[:2000])
+            return path
+        save_grid(imgs[-1], path)
+        if len(imgs) > 1:  # every scale side by side, each upsampled to full size
+            full = imgs[-1].shape[-1]
+            n = min(8, imgs[-1].shape[0])
+            cols = [torch.nn.functional.interpolate(x[:n].float(), size=full, mode="nearest") for x in imgs]
+            side = torch.stack(cols, 1).flatten(0, 1)  # row i: scales of image i
+            save_grid(side, self.samples_dir / f"{self.step:06d}_scales.png", nrow=len(imgs))
+        return path
+
+    def save(self, best: bool = False) -> Optional[Path]:
+        if not self.is_main:
+            return None
+        return save_checkpoint(self.state_dict(), self.ckpt_dir, self.step, self.cfg.train.keep_last, best=best)
+
+    # -- the loop --------------------------------------------------------------------------------------------
+    def _budget_reached(self, t0: float) -> Optional[str]:
+        t = self.cfg.train
+        if t.steps and self.step >= t.steps:
+            return "steps"
+        if t.kimg and self.kimg >= t.kimg:
+            return "kimg"
+        if t.minutes and (time.time() - t0) / 60.0 >= t.minutes:
+            return "minutes"
+        return None
+
+    def _check_finite(self, stats: dict[str, float]) -> None:
+        for k, v in stats.items():
+            if k.startswith("loss") and not math.isfinite(v):
+                last = latest_checkpoint(self.ckpt_dir)
+                keep = f"the last good checkpoint {last} is kept" if last else "no checkpoint had been written yet"
+                raise TrainingDiverged(f"Loss '{k}' became {v} at step {self.step + 1}; {keep}. Lower the learning rates "
+                                       f"(optim.lr_g / optim.lr_d) or add a penalty, then resume.")
+
+    def _maybe_evaluate(self) -> tuple[dict, bool]:
+        ev = self.cfg.eval
+        if not ev.every_kimg:
+            return {}, False
+        bucket = int(self.kimg // ev.every_kimg)
+        if bucket <= self.best.get("bucket", 0):
+            return {}, False
+        self.best["bucket"] = bucket
+        from ..metrics.training import measure_during_training
+
+        G = self.G_ema if self.G_ema is not None else self.method.G
+
+        @torch.no_grad()
+        def generate(n: int) -> torch.Tensor:
+            out = []
+            g = torch.Generator().manual_seed(self.cfg.seed + 12345)
+            for i in range(0, n, 64):
+                m = min(64, n - i)
+                z = torch.randn(m, G.z_dim, generator=g).to(self.device)
+                y = (torch.arange(i, i + m) % self.spec.num_classes).to(self.device) if self.spec.num_classes else None
+                out.append(self.method.generate(G, z, y)[-1].cpu())
+            return torch.cat(out)
+
+        was = G.training
+        G.eval()
+        res = measure_during_training(generate, self.cfg, ev.n)
+        G.train(was)
+        value = res.get(ev.metric)
+        better = value is not None and ("value" not in self.best or value < self.best["value"])
+        if better:
+            self.best.update({"metric": ev.metric, "value": value, "step": self.step})
+        if self.is_main:
+            import json
+
+            with open(self.run_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps({"step": self.step, "kimg": round(self.kimg, 3), **res}) + "\n")
+        return {f"eval/{k}": v for k, v in res.items()}, better
+
+    def run(self) -> RunResult:
+        cfg, t = self.cfg, self.cfg.train
+        if not (t.steps or t.kimg or t.minutes):
+            raise ConfigError("No training budget: set one of --steps, --kimg or --minutes (train.steps / train.kimg / train.minutes).")
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.yaml").write_text(dump_config(cfg))
+        self._t0 = t0 = time.time()
+        stopped = self._budget_reached(t0)
+        if stopped:
+            self.log(f"{self.run_dir} already reached its budget ({stopped}) at step {self.step}; raise the budget to train more.")
+            last = latest_checkpoint(self.ckpt_dir)
+            return RunResult(self.run_dir, self.step, self.kimg, last, None, "done-already")
+        window = WindowMean()
+        bar = None
+        if t.progress and self.is_main:
+            from tqdm import tqdm
+
+            total = t.steps if t.steps else None
+            bar = tqdm(total=total, initial=self.step, unit="step", dynamic_ncols=True, leave=True)
+        last_imgs, last_time = self.stream.images_seen, time.time()
+        last_ckpt = None
+        samples = None
+        try:
+            while True:
+                stats = self.method.step(self.stream, self.knobs)
+                self._check_finite(stats)
+                self.step += 1
+                if self.G_ema is not None:
+                    update_ema(self.G_ema, self.method.G,
+                               ema_beta(t.batch_size * self.world_size, self.stream.images_seen * self.world_size, t.ema_kimg, t.ema_rampup))
+                for name, c in self.controllers.items():
+                    stats.update({f"{name}/{k}": float(v) for k, v in c.observe(self.step, stats, self.knobs).items()})
+                stats.update({"knob/lr_g": self.knobs.lr_g, "knob/lr_d": self.knobs.lr_d, "knob/d_steps": self.knobs.d_steps})
+                window.add(stats)
+                ev, better = self._maybe_evaluate()
+                if ev:
+                    window.add(ev)
+                if self.step % t.log_every == 0:
+                    now = time.time()
+                    row = window.pop()
+                    row["images_per_s"] = (self.stream.images_seen - last_imgs) * self.world_size / max(now - last_time, 1e-9)
+                    last_imgs, last_time = self.stream.images_seen, now
+                    self.logger.write(self.step, self.kimg, row)
+                    if bar is not None:
+                        bar.set_postfix_str(f"img/s {row['images_per_s']:.0f} D {row.get('loss_d', float('nan')):.3f} "
+                                            f"G {row.get('loss_g', float('nan')):.3f}", refresh=False)
+                if bar is not None:
+                    bar.update(1)
+                stopped = self._budget_reached(t0)
+                if self.step % t.sample_every == 0 or stopped:
+                    samples = self.save_samples()
+                if self.step % t.ckpt_every == 0 or stopped or better:
+                    last_ckpt = self.save(best=better)
+                if stopped:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+            self.logger.close()
+        return RunResult(self.run_dir, self.step, self.kimg, last_ckpt, samples, stopped)
