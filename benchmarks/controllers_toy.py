@@ -34,7 +34,7 @@ APFL_OPTS_IMG = {**APFL_OPTS, "quality_every": 50, "quality_n": 256}
 DQN_OPTS_IMG = {**DQN_OPTS, "eps_decay": 4.0, "warmup": 4, "batch": 8, "quality_n": 256}
 
 
-TOY_WIDTH, TOY_BATCH = 64, 128
+TOY_SIZE = {"width": 64, "batch": 128}  # the toy MLPs' hidden units and batch size (--toy-width, --toy-batch)
 
 
 def make_config(data: str, variant: str, seed: int, steps: int) -> dict:
@@ -47,9 +47,10 @@ def make_config(data: str, variant: str, seed: int, steps: int) -> dict:
     train = {"steps": steps, "progress": False, "tensorboard": False, "ema_kimg": 0, "sample_every": 10 ** 6,
              "ckpt_every": 10 ** 6, "log_every": 10, "threads": 1}
     if toy:
-        return {"seed": seed, "data": {"source": data}, "model": {"name": "mlp", "g_hidden": TOY_WIDTH, "d_hidden": TOY_WIDTH},
+        mlp = {"name": "mlp", "g_hidden": TOY_SIZE["width"], "d_hidden": TOY_SIZE["width"]}
+        return {"seed": seed, "data": {"source": data}, "model": mlp,
                 "method": {"name": "gan", "loss": "ns"}, "optim": {"lr_g": 1e-3, "lr_d": 1e-3}, "control": control,
-                "train": {**train, "batch_size": TOY_BATCH}}
+                "train": {**train, "batch_size": TOY_SIZE["batch"]}}
     return {"seed": seed, "data": {"source": "fashion-mnist-subset", "labels": False},
             "model": {"name": "dcgan", "ngf": 16, "ndf": 16, "z_dim": 64}, "method": {"name": "gan", "loss": "ns"},
             "optim": {"lr_g": 2e-4, "lr_d": 2e-4}, "control": control, "train": {**train, "batch_size": 64}}
@@ -151,16 +152,15 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--toy-steps", type=int, default=2000)
     ap.add_argument("--image-steps", type=int, default=250)
-    ap.add_argument("--toy-width", type=int, default=TOY_WIDTH, help="hidden units of the toy MLPs")
-    ap.add_argument("--toy-batch", type=int, default=TOY_BATCH)
+    ap.add_argument("--toy-width", type=int, default=TOY_SIZE["width"], help="hidden units of the toy MLPs")
+    ap.add_argument("--toy-batch", type=int, default=TOY_SIZE["batch"])
     ap.add_argument("--data", default="ring8,grid25,fashion")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--out", default="runs/controllers_bench")
     ap.add_argument("--table", action="store_true", help="only print the table of finished runs")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    global TOY_WIDTH, TOY_BATCH
-    TOY_WIDTH, TOY_BATCH = args.toy_width, args.toy_batch
+    TOY_SIZE.update(width=args.toy_width, batch=args.toy_batch)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "results.jsonl"
@@ -178,8 +178,8 @@ def main() -> None:
                     with open(log, "a") as fh:
                         fh.write(json.dumps(r) + "\n")
                     print(json.dumps(r), flush=True)
-    print(f"\ntoy: mlp width {TOY_WIDTH}, batch {TOY_BATCH}, {args.toy_steps} steps; fashion: dcgan ngf=ndf=16, batch 64, "
-          f"{args.image_steps} steps")
+    print(f"\ntoy: mlp width {TOY_SIZE['width']}, batch {TOY_SIZE['batch']}, {args.toy_steps} steps; "
+          f"fashion: dcgan ngf=ndf=16, batch 64, {args.image_steps} steps")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch threads 1; "
           f"torch {torch.__version__}; {datetime.date.today().isoformat()}")
     print(table(results))
