@@ -178,8 +178,9 @@ def main() -> None:
                     with open(log, "a") as fh:
                         fh.write(json.dumps(r) + "\n")
                     print(json.dumps(r), flush=True)
-    print(f"\ntoy: mlp width {TOY_SIZE['width']}, batch {TOY_SIZE['batch']}, {args.toy_steps} steps; "
-          f"fashion: dcgan ngf=ndf=16, batch 64, {args.image_steps} steps")
+    steps = {d: sorted({r["steps"] for r in results if (r["data"] in TOY) == (d == "toy")}) for d in ("toy", "fashion")}
+    print(f"\ntoy: mlp width {TOY_SIZE['width']}, batch {TOY_SIZE['batch']}, steps {steps['toy']}; "
+          f"fashion: dcgan ngf=ndf=16, batch 64, steps {steps['fashion']}")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch threads 1; "
           f"torch {torch.__version__}; {datetime.date.today().isoformat()}")
     print(table(results))
