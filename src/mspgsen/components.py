@@ -10,6 +10,8 @@ from .models.base import MODELS
 
 # Built-in components (each import registers its entries).
 from .models import dcgan  # noqa: F401,E402
+from .models import mlp  # noqa: F401,E402
+from .control import apfl, dqn, schedules  # noqa: F401,E402
 from .methods import gan  # noqa: F401,E402
 from .models import began  # noqa: F401,E402
 from .methods import began as began_method  # noqa: F401,E402
