@@ -152,7 +152,8 @@ class GANMethod(Method):
                 with torch.no_grad():
                     r, r_feats = D(real, y, features=True)
                     r = r.float()
-            terms = {"adv": knobs.weight("adv", 1.0) * self.loss.g(f, r)}
+            # 'adv_g' weights G's adversarial term alone (NATS's annealed weight, control/nats.py)
+            terms = {"adv": knobs.weight("adv", 1.0) * knobs.weight("adv_g", 1.0) * self.loss.g(f, r)}
             if fm_w:
                 terms["fm"] = fm_w * feature_matching(r_feats, f_feats)  # eq (12)
             terms.update(self.extra_g_terms(fakes, g_feats, f, real, y, knobs))
