@@ -2,7 +2,7 @@
 
 Every paper component is one switch of :class:`MSPGSENOptions`, so an ablation is one ``--set model.<switch>=false``.
 
-Two flows (section III-B; the project's reading, see docs/paper-notes-msgan.md):
+Two flows (section III-B; the project's reading, see docs/paper-notes.md):
 
 * local/detail flow: the feature maps, through one GCTDRN block per scale (multi-kernel branches fused by
   attention weights, eqs 15-16, with DEMA's local focus branch inside, eqs 1-2);

@@ -5,7 +5,7 @@ nearest upsampling from the second scale on); each scale's features go through t
 returns one image per scale (4x4, 8x8, ..., resolution). Optional parts, each built by a factory the family passes:
 
 * ``flow_factory``: a *global flow* module per scale, ``(h, g) -> (h, g)``, which carries a global vector ``g``
-  beside the feature maps and fuses the two at that scale (MSPG-SEN's two-flow reading, docs/paper-notes-msgan.md);
+  beside the feature maps and fuses the two at that scale (MSPG-SEN's two-flow reading, docs/paper-notes.md);
 * ``end_factory``: a module applied to the last scale's features before its to-RGB head (MSPG-SEN's global feature
   enhancement at the end of G).
 
