@@ -195,7 +195,7 @@ def run_interpolate(args) -> int:
         frames = torch.cat([handle(z[i : i + 64], None if y is None else y[i : i + 64]).cpu() for i in range(0, len(z), 64)])
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".gif":
-        save_gif(frames, out)
+        save_gif(list(frames), out)
     else:
         save_strip(frames, out)
     print(out)

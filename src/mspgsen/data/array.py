@@ -24,6 +24,20 @@ class ImageArray:
     notes: list[str] = field(default_factory=list)  # e.g. "padded 28x28 -> 32x32 with black borders"
     skipped: int = 0  # unreadable files skipped while loading
     kind: str = "images"  # 'images' or 'points'
+    skipped_files: list[str] = field(default_factory=list)  # the first few skipped paths, for the one report
+
+    def skipped_message(self) -> str:
+        """One sentence about skipped files, or '' when none were (the trainer and inspect print it once)."""
+        if not self.skipped:
+            return ""
+        eg = f", e.g. '{self.skipped_files[0]}'" if self.skipped_files else ""
+        return f"Skipped {self.skipped} unreadable or truncated file(s) in '{self.name}'{eg}."
+
+    def replace(self, **changes) -> "ImageArray":
+        """A copy with some fields changed (keeps every other field, including ones added later)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -39,8 +53,8 @@ class ImageArray:
     def subset(self, n: int) -> "ImageArray":
         if n <= 0 or n >= len(self):
             return self
-        return ImageArray(self.images[:n], None if self.labels is None else self.labels[:n], self.name,
-                          self.num_classes, self.class_names, list(self.notes), self.skipped, self.kind)
+        return self.replace(images=self.images[:n], labels=None if self.labels is None else self.labels[:n],
+                            notes=list(self.notes))
 
 
 def next_pow2(n: int) -> int:
@@ -48,6 +62,19 @@ def next_pow2(n: int) -> int:
     while p < n:
         p *= 2
     return p
+
+
+def composite_on_white(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, 2 or 4, H, W) grey+alpha / RGBA -> (N, 1 or 3, H, W) composited over white.
+
+    White, not black, because transparent backgrounds (icons, emoji) are drawn to be seen on a light page.
+    """
+    c = images.shape[1]
+    if c not in (2, 4):
+        return images
+    a = images[:, c - 1 : c].astype(np.float32) / 255.0
+    rgb = images[:, : c - 1].astype(np.float32)
+    return np.clip(np.rint(rgb * a + 255.0 * (1.0 - a)), 0, 255).astype(np.uint8)
 
 
 def to_channels(images: np.ndarray, channels: int, name: str) -> np.ndarray:
@@ -103,6 +130,10 @@ def fit_shape(data: ImageArray, resolution: int = 0, channels: int = 0) -> Image
         raise DataError(f"Data set '{data.name}' has non-square {imgs.shape[2]}x{imgs.shape[3]} arrays; crop them square first.")
     notes = list(data.notes)
     c0 = imgs.shape[1]
+    if c0 in (2, 4):
+        imgs = composite_on_white(imgs)
+        notes.append(f"composited {'RGBA' if c0 == 4 else 'grey+alpha'} on white")
+        c0 = imgs.shape[1]
     imgs = to_channels(imgs, channels, data.name)
     if imgs.shape[1] != c0:
         notes.append(f"converted {c0} -> {imgs.shape[1]} channels")
@@ -115,4 +146,4 @@ def fit_shape(data: ImageArray, resolution: int = 0, channels: int = 0) -> Image
         else:
             imgs = resize_square(imgs, target)
             notes.append(f"resized {side}x{side} -> {target}x{target}")
-    return ImageArray(imgs, data.labels, data.name, data.num_classes, data.class_names, notes, data.skipped, data.kind)
+    return data.replace(images=imgs, notes=notes)

@@ -26,6 +26,6 @@ def prepare_training_data(cfg_data: Any, split: str | None = None) -> ImageArray
         raise DataError(f"Data source '{cfg_data.source}' (split '{split}') holds no examples; point data.source at a non-empty data set.")
     data = fit_shape(data, resolution, channels)
     if not getattr(cfg_data, "labels", True) and data.labels is not None:
-        data = ImageArray(data.images, None, data.name, 0, [], data.notes + ["labels dropped (data.labels: false)"],
-                          data.skipped, data.kind)
+        data = data.replace(labels=None, num_classes=0, class_names=[],
+                            notes=data.notes + ["labels dropped (data.labels: false)"])
     return data

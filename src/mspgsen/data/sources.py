@@ -1,8 +1,9 @@
 """Data sources by name or path -> :class:`ImageArray`.
 
-Built-in names: ``fashion-mnist-subset`` (bundled, the default), ``fashion-mnist`` and ``mnist`` (IDX files found
-on this machine), ``ring8`` and ``grid25`` (2-D toy mixtures). Paths: a folder of IDX files, an ``.npz``, a folder
-of images, a CIFAR-10 python folder.
+Built-in names: ``fashion-mnist-subset`` (bundled, the default), ``fashion-mnist``, ``mnist`` and ``cifar10``
+(found on this machine, else downloaded with checksums by users who have a network), ``ring8`` and ``grid25``
+(2-D toy mixtures). Paths: an ``.npz``, an IDX file or a folder of them, CIFAR-10 python batches (folder or
+``cifar-10-python.tar.gz``), or a folder of images.
 """
 from __future__ import annotations
 
@@ -15,12 +16,28 @@ import numpy as np
 
 from ..errors import DataError
 from .array import ImageArray
+from .cifar import FOLDER, find_cifar_folder, is_cifar_archive, load_cifar_archive, load_cifar_folder
+from .download import DownloadError, cache_dir, download
+from .folder import is_image_folder, load_image_folder
 from .idx import read_idx
+from .npz import load_npz
 from .toy import MIXTURES, sample_mixture
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-FASHION_DIRS = ["/usr/share/datasets/fashion-mnist", "~/.cache/mspgsen/fashion-mnist", "data/fashion-mnist"]
-MNIST_DIRS = ["~/.cache/mspgsen/mnist", "data/mnist", "/usr/share/datasets/mnist"]
+DEBIAN_FASHION = "/usr/share/datasets/fashion-mnist"  # `apt-get install dataset-fashion-mnist`
+
+
+def fashion_dirs() -> list[str]:
+    return [DEBIAN_FASHION, str(cache_dir() / "fashion-mnist"), "data/fashion-mnist"]
+
+
+def mnist_dirs() -> list[str]:
+    return [str(cache_dir() / "mnist"), "data/mnist", "/usr/share/datasets/mnist"]
+
+
+def cifar_paths() -> list[str]:
+    c = cache_dir() / "cifar10"
+    return [str(c / FOLDER), str(c / "cifar-10-python.tar.gz"), f"data/{FOLDER}", "data/cifar-10-python.tar.gz"]
 
 
 @dataclass(frozen=True)
@@ -44,31 +61,60 @@ def load_bundled(split: str = "train") -> ImageArray:
 
 
 def _idx_names(split: str) -> list[tuple[str, str]]:
+    if split not in ("train", "test"):
+        raise DataError(f"IDX data sets have splits 'train' and 'test', not '{split}'.")
     prefix = "train" if split == "train" else "t10k"
     return [(f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"),
             (f"{prefix}-images.idx3-ubyte", f"{prefix}-labels.idx1-ubyte")]
 
 
-def find_idx_pair(folder: Path, split: str) -> Optional[tuple[Path, Path]]:
+def find_idx_pair(folder: Path, split: str) -> Optional[tuple[Path, Optional[Path]]]:
     for img, lab in _idx_names(split):
         for ext in (".gz", ""):
-            pi, pl = folder / (img + ext), folder / (lab + ext)
+            pi = folder / (img + ext)
             if pi.exists():
-                return pi, (pl if pl.exists() else None)
+                for lext in (ext, ".gz", ""):
+                    if (folder / (lab + lext)).exists():
+                        return pi, folder / (lab + lext)
+                return pi, None
     return None
+
+
+def _labelled(x: np.ndarray, y: Optional[np.ndarray], name: str, class_names: Optional[list[str]]) -> ImageArray:
+    k = max(int(y.max()) + 1 if y is not None and len(y) else 0, len(class_names or []))
+    names = class_names or [str(i) for i in range(k)]
+    return ImageArray(x[:, None], y, name, k if y is not None else 0, names if y is not None else [])
+
+
+def _read_idx_images(path: Path) -> np.ndarray:
+    x = read_idx(path)
+    if x.ndim != 3:
+        raise DataError(f"IDX file '{path}' has shape {x.shape}; expected images (N, height, width).")
+    return x
+
+
+def _read_idx_labels(path: Path, n: int, images: Path) -> np.ndarray:
+    y = read_idx(path).astype(np.int64)
+    if y.ndim != 1 or len(y) != n:
+        raise DataError(f"'{path}' holds {len(y)} labels for {n} images in '{images}'; use matching files.")
+    return y
 
 
 def load_idx_folder(folder: Path, split: str, name: str, class_names: list[str] | None = None) -> ImageArray:
     pair = find_idx_pair(folder, split)
     if pair is None:
         raise DataError(f"No {split} IDX files (e.g. {_idx_names(split)[0][0]}[.gz]) in '{folder}'.")
-    x = read_idx(pair[0])
-    if x.ndim != 3:
-        raise DataError(f"IDX images '{pair[0]}' have shape {x.shape}; expected (N, height, width).")
-    y = read_idx(pair[1]).astype(np.int64) if pair[1] else None
-    if y is not None and len(y) != len(x):
-        raise DataError(f"'{pair[1]}' holds {len(y)} labels for {len(x)} images in '{pair[0]}'; use matching files.")
-    return ImageArray(x[:, None], y, name, 10 if y is not None else 0, class_names or [str(i) for i in range(10)])
+    x = _read_idx_images(pair[0])
+    y = _read_idx_labels(pair[1], len(x), pair[0]) if pair[1] else None
+    return _labelled(x, y, name, class_names)
+
+
+def load_idx_file(path: Path) -> ImageArray:
+    """One IDX image file; its labels are the sibling named with images->labels and idx3->idx1, when present."""
+    x = _read_idx_images(path)
+    lab = path.with_name(path.name.replace("images", "labels").replace("idx3", "idx1"))
+    y = _read_idx_labels(lab, len(x), path) if lab != path and lab.exists() else None
+    return _labelled(x, y, path.name.split(".")[0], None)
 
 
 def _first_dir(cands: list[str], split: str = "train") -> Optional[Path]:
@@ -79,14 +125,39 @@ def _first_dir(cands: list[str], split: str = "train") -> Optional[Path]:
     return None
 
 
-def _load_named_idx(name: str, cands: list[str], classes: list[str] | None, how: str) -> Callable[[str], ImageArray]:
+def _load_named_idx(name: str, cands: Callable[[], list[str]], classes: list[str] | None, how: str) -> Callable[[str], ImageArray]:
+    """Load from the first folder that has the files; else download them into the cache (users with a network)."""
+
     def load(split: str) -> ImageArray:
-        d = _first_dir(cands, split)
+        d = _first_dir(cands(), split)
         if d is None:
-            raise DataError(f"Data set '{name}' was not found in {', '.join(cands)}; {how}")
+            try:
+                d = download(name)
+            except DownloadError as e:
+                raise DataError(f"Data set '{name}' is not in {', '.join(cands())} and could not be downloaded ({e.reason}); "
+                                f"{how.format(cache=cache_dir())}") from None
         return load_idx_folder(d, split, name, classes)
 
     return load
+
+
+def _find_cifar() -> Optional[Path]:
+    for c in cifar_paths():
+        p = Path(c).expanduser()
+        if (p.is_dir() and find_cifar_folder(p)) or is_cifar_archive(p):
+            return p
+    return None
+
+
+def _load_cifar10(split: str) -> ImageArray:
+    p = _find_cifar()
+    if p is None:
+        try:
+            p = download("cifar10") / "cifar-10-python.tar.gz"
+        except DownloadError as e:
+            raise DataError(f"Data set 'cifar10' is not in {', '.join(cifar_paths())} and could not be downloaded ({e.reason}); "
+                            f"copy cifar-10-python.tar.gz into {cache_dir() / 'cifar10'} by hand.") from None
+    return load_cifar_archive(p, split) if p.is_file() else load_cifar_folder(p, split)
 
 
 def _toy(name: str) -> Callable[[str], ImageArray]:
@@ -97,29 +168,43 @@ def _toy(name: str) -> Callable[[str], ImageArray]:
     return load
 
 
-def _where(cands: list[str], how: str) -> Callable[[], str]:
+def _where(find: Callable[[], Optional[Path]], how: str) -> Callable[[], str]:
     def where() -> str:
-        d = _first_dir(cands)
+        d = find()
         return f"found in {d}" if d else f"not found; {how}"
 
     return where
 
 
+_DL = "or it is downloaded into {} on first use (needs a network)"
+
 BUILTINS: dict[str, BuiltinSource] = {
     "fashion-mnist-subset": BuiltinSource(
-        "fashion-mnist-subset", "6,000 train / 1,000 test Fashion-MNIST images, class-balanced, bundled",
+        "fashion-mnist-subset", "6,000 train / 1,000 test Fashion-MNIST images, class-balanced, bundled (the default)",
         load_bundled, lambda: f"bundled at {_bundled_path()}"),
     "fashion-mnist": BuiltinSource(
-        "fashion-mnist", "Fashion-MNIST, 60,000 train / 10,000 test (IDX files)",
-        _load_named_idx("fashion-mnist", FASHION_DIRS, FASHION_CLASSES, "install it with `apt-get install dataset-fashion-mnist`."),
-        _where(FASHION_DIRS, "`apt-get install dataset-fashion-mnist`")),
+        "fashion-mnist", "Fashion-MNIST, 60,000 train / 10,000 test, 28x28 grey (IDX files)",
+        _load_named_idx("fashion-mnist", fashion_dirs, FASHION_CLASSES, "install it with `apt-get install dataset-fashion-mnist` or copy the four -ubyte.gz files into {cache}/fashion-mnist."),
+        _where(lambda: _first_dir(fashion_dirs()),
+               "`apt-get install dataset-fashion-mnist`, " + _DL.format("~/.cache/mspgsen/fashion-mnist"))),
     "mnist": BuiltinSource(
-        "mnist", "MNIST, 60,000 train / 10,000 test (IDX files)",
-        _load_named_idx("mnist", MNIST_DIRS, None, "put the four -ubyte files in ~/.cache/mspgsen/mnist."),
-        _where(MNIST_DIRS, "put the four -ubyte files in ~/.cache/mspgsen/mnist")),
+        "mnist", "MNIST, 60,000 train / 10,000 test, 28x28 grey (IDX files)",
+        _load_named_idx("mnist", mnist_dirs, None, "copy the four -ubyte[.gz] files into {cache}/mnist by hand."),
+        _where(lambda: _first_dir(mnist_dirs()),
+               "put the four -ubyte[.gz] files in ~/.cache/mspgsen/mnist, " + _DL.format("~/.cache/mspgsen/mnist"))),
+    "cifar10": BuiltinSource(
+        "cifar10", "CIFAR-10, 50,000 train / 10,000 test, 32x32 RGB (python batches)",
+        _load_cifar10,
+        _where(_find_cifar, "put cifar-10-batches-py/ or cifar-10-python.tar.gz in ~/.cache/mspgsen/cifar10, "
+               + _DL.format("~/.cache/mspgsen/cifar10"))),
 }
 for _name in MIXTURES:
     BUILTINS[_name] = BuiltinSource(_name, f"2-D toy mixture '{_name}' (mode-coverage experiments)", _toy(_name), lambda: "generated")
+
+
+def _is_idx_file(p: Path) -> bool:
+    n = p.name.lower()
+    return "idx" in n or "ubyte" in n
 
 
 def load_source(source: str, split: str = "train", resolution: int = 0, channels: int = 0) -> ImageArray:
@@ -137,6 +222,18 @@ def load_source(source: str, split: str = "train", resolution: int = 0, channels
 
         raise DataError(f"Data source '{source}' is neither a built-in name nor an existing path.{suggest(source, BUILTINS)} "
                         f"Built-in: {', '.join(BUILTINS)}.")
-    if p.is_dir() and find_idx_pair(p, split):
+    if p.is_file():
+        if p.name.lower().endswith(".npz"):
+            return load_npz(p, split)
+        if is_cifar_archive(p):
+            return load_cifar_archive(p, split, p.name.split(".")[0])
+        if _is_idx_file(p):
+            return load_idx_file(p)
+        raise DataError(f"'{p}' is not a kind of file mspgsen reads; give an .npz, an IDX file, cifar-10-python.tar.gz or a folder.")
+    if find_idx_pair(p, split if split in ("train", "test") else "train"):
         return load_idx_folder(p, split, p.name)
-    raise DataError(f"Data source '{source}' is of a kind this version cannot read yet.")
+    if find_cifar_folder(p):
+        return load_cifar_folder(p, split, p.name)
+    if not is_image_folder(p):
+        raise DataError(f"Folder '{p}' holds no images, IDX files or CIFAR-10 batches; point data.source at a folder of pictures.")
+    return load_image_folder(p, split, resolution, channels)

@@ -1,0 +1,80 @@
+import pytest
+
+from mspgsen.config import dump_config, load_config, parse_override, preset_names
+from mspgsen.errors import ConfigError
+
+
+def test_presets_resolve_and_state_only_differences():
+    assert {"dcgan", "wgan-gp"} <= set(preset_names())
+    cfg = load_config("dcgan")
+    assert cfg.model.name == "dcgan" and cfg.method.options.loss == "ns"
+    assert cfg.optim.betas == (0.5, 0.999) and cfg.optim.lr_g == 2e-4
+
+
+def test_wgan_gp_follows_its_paper():
+    cfg = load_config("wgan-gp")
+    o = cfg.method.options
+    assert (o.loss, o.gp, o.n_critic) == ("wgan", 10.0, 5)
+    assert cfg.optim.lr_g == 1e-4 and cfg.optim.betas == (0.0, 0.9)
+    assert cfg.model.options.d_norm == "layer"
+
+
+def test_override_parses_yaml_values():
+    assert parse_override("optim.lr_g=2e-4") == {"optim": {"lr_g": 2e-4}}
+    assert parse_override("model.spectral_norm=true") == {"model": {"spectral_norm": True}}
+    cfg = load_config("dcgan", ["optim.lr_g=3e-4", "model.ngf=16", "train.steps=7"])
+    assert cfg.optim.lr_g == 3e-4 and cfg.model.options.ngf == 16 and cfg.train.steps == 7
+
+
+@pytest.mark.parametrize("override, words", [
+    ("optim.lr_gg=1e-4", ["optim.lr_gg", "lr_g"]),
+    ("model.ngff=3", ["model.ngff", "ngf"]),
+    ("trian.steps=3", ["trian", "train"]),
+    ("model.name=dcgn", ["dcgn", "dcgan"]),
+])
+def test_unknown_keys_name_the_key_and_suggest(override, words):
+    with pytest.raises(ConfigError) as e:
+        load_config("dcgan", [override])
+    for w in words:
+        assert w in str(e.value)
+
+
+@pytest.mark.parametrize("override, words", [
+    ("model.ngf=wide", ["model.ngf", "integer"]),
+    ("optim.betas=[0.5]", ["optim.betas", "2 entries"]),
+    ("method.loss=nss", ["method.loss", "'ns'"]),
+    ("model.spectral_norm=3", ["model.spectral_norm", "true or false"]),
+])
+def test_wrong_types_are_refused(override, words):
+    with pytest.raises(ConfigError) as e:
+        load_config("dcgan", [override])
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_impossible_combinations_are_refused_before_work():
+    with pytest.raises(ConfigError, match="gradient penalty"):
+        load_config("wgan-gp", ["model.d_norm=batch"])
+    with pytest.raises(ConfigError, match="Lipschitz"):
+        load_config("dcgan", ["method.loss=wgan"])
+    with pytest.raises(ConfigError, match="power of two"):
+        load_config("dcgan", ["data.resolution=48"])
+
+
+def test_unknown_preset_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="Did you mean 'dcgan'"):
+        load_config("dcgam")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(str(bad))
+
+
+def test_yaml_file_with_base_and_round_trip(tmp_path):
+    f = tmp_path / "mine.yaml"
+    f.write_text("base: dcgan\nmodel:\n  ngf: 24\n")
+    cfg = load_config(str(f))
+    assert cfg.model.options.ngf == 24 and cfg.model.options.ndf == 64
+    again = tmp_path / "again.yaml"
+    again.write_text(dump_config(cfg))
+    assert load_config(str(again)).to_plain() == cfg.to_plain()
