@@ -37,6 +37,16 @@ def test_fid_matches_scipy_sqrtm(shift, scale):
     assert ours > 0
 
 
+def test_low_rank_route_equals_full_route():
+    from mspgsen.metrics.fid import frechet_distance
+
+    a, b = _feats(20, 64, 20), _feats(90, 64, 21, shift=0.2)  # 20 < 64 dimensions: singular covariance
+    full = frechet_distance(gaussian_stats(a), gaussian_stats(b))
+    assert fid_from_features(a, b) == pytest.approx(full, rel=1e-6)  # full route: sqrt of ~1e-15 eigenvalues
+    assert fid_from_features(b, a) == fid_from_features(a, b)
+    assert fid_from_features(a, b) == pytest.approx(_fid_scipy(a, b), rel=1e-5)
+
+
 def test_fid_of_known_gaussians():
     # N(0, I) vs N(m, s^2 I) in d dims: FID = |m|^2 + d (1 - s)^2
     d = 4

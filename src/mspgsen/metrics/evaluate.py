@@ -48,7 +48,7 @@ def evaluate_images(images: np.ndarray | torch.Tensor | ImageArray, ref: str | I
                     metrics: Sequence[str] = DEFAULT_METRICS, n: int = 10000, split: str = "test",
                     extractor: Optional[InceptionFeatures] = None, batch_size: int = 50, threads: int = 0,
                     device: str = "cpu", weights: Optional[str] = None, show_progress: bool = False,
-                    use_cache: bool = True, seed: int = 0) -> dict:
+                    use_cache: bool = True, seed: int = 0, kid_subsets: int = 100, kid_subset_size: int = 1000) -> dict:
     """Metrics of generated images (uint8 or [-1, 1], (N, C, H, W)) against a reference data source.
 
     ``n`` caps both sets (the first ``n`` generated images, a seeded subset of the reference). Returns a flat dict
@@ -71,7 +71,7 @@ def evaluate_images(images: np.ndarray | torch.Tensor | ImageArray, ref: str | I
         real = reference_features(reference, ext, use_cache)
         fake = ext(imgs, desc="generated")
         result["extractor"] = ext.extractor_id
-        result.update(feature_metrics(real, fake, wanted_feat, seed=seed))
+        result.update(feature_metrics(real, fake, wanted_feat, kid_subsets, kid_subset_size, seed))
     if "cls" in metrics or "modes" in metrics:
         from .classifier import classifier_metrics
 

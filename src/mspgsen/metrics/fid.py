@@ -36,10 +36,17 @@ def _psd_sqrt(s: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
 
 
-def trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
-    """tr((S1 S2)^(1/2)) for symmetric PSD S1, S2."""
-    r = _psd_sqrt(s1)
-    a = r @ s2 @ r
+def trace_sqrt_product(s1: np.ndarray, s2: np.ndarray, factor1: np.ndarray | None = None) -> float:
+    """tr((S1 S2)^(1/2)) for symmetric PSD S1, S2.
+
+    With ``factor1`` = A such that S1 = A^T A (A is (n, d), n < d: centred features / sqrt(n - 1)), the non-zero
+    eigenvalues of S1 S2 are those of the small symmetric A S2 A^T, so no d x d decomposition is needed.
+    """
+    if factor1 is not None:
+        a = factor1 @ s2 @ factor1.T
+    else:
+        r = _psd_sqrt(s1)
+        a = r @ s2 @ r
     w = np.linalg.eigvalsh((a + a.T) / 2)
     return float(np.sqrt(np.clip(w, 0, None)).sum())
 
@@ -51,7 +58,16 @@ def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
 
 
 def fid_from_features(f1: np.ndarray, f2: np.ndarray) -> float:
-    return frechet_distance(gaussian_stats(f1), gaussian_stats(f2))
+    """FID of two feature sets; when one set has fewer samples than dimensions, its low-rank factor is used."""
+    a, b = gaussian_stats(f1), gaussian_stats(f2)
+    if min(a.n, b.n) >= a.mu.shape[0]:
+        return frechet_distance(a, b)
+    if b.n < a.n:
+        a, b, f1, f2 = b, a, f2, f1
+    factor = (np.asarray(f1, dtype=np.float64) - a.mu) / np.sqrt(a.n - 1)
+    diff = a.mu - b.mu
+    d = float(diff @ diff + np.trace(a.sigma) + np.trace(b.sigma) - 2 * trace_sqrt_product(a.sigma, b.sigma, factor))
+    return max(d, 0.0)
 
 
 def _poly_mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:

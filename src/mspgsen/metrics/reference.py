@@ -37,11 +37,11 @@ def load_reference(source: str | ImageArray, split: str = "test", resolution: in
     else:
         name, used = str(source), split
         try:
-            data = load_source(name, split)
+            data = load_source(name, split, resolution=resolution, channels=channels)
         except DataError:
             if split == "train":
                 raise
-            data, used = load_source(name, "train"), "train"
+            data, used = load_source(name, "train", resolution=resolution, channels=channels), "train"
             notes.append(f"'{name}' has no {split} split; the reference is its train split")
     if data.kind != "images":
         raise DataError(f"Reference '{name}' holds 2-D points, not images; use the 'modes' metric for toy mixtures.")
