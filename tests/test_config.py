@@ -78,3 +78,10 @@ def test_yaml_file_with_base_and_round_trip(tmp_path):
     again = tmp_path / "again.yaml"
     again.write_text(dump_config(cfg))
     assert load_config(str(again)).to_plain() == cfg.to_plain()
+
+
+def test_switching_the_model_drops_the_presets_options_for_the_old_one():
+    cfg = load_config("dcgan", ["model.name=mlp", "data.source=ring8", "model.g_hidden=32"])
+    assert cfg.model.name == "mlp" and cfg.model.options.g_hidden == 32
+    # the same name keeps the preset's options
+    assert load_config("dcgan", ["model.name=dcgan"]).model.options.ngf == 64

@@ -179,3 +179,26 @@ def test_interrupt_stops_at_a_step_boundary_and_resumes_exactly(runs, tiny, monk
     mspgsen.train("dcgan", name="cut", runs_dir=runs, overrides=over + ["train.steps=6"], log=quiet)
     a, b = _nets(runs / "full/checkpoints/ckpt-00000006.pt"), _nets(runs / "cut/checkpoints/ckpt-00000006.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_measurement_during_training_keeps_the_best_checkpoint(runs):
+    """eval.every_kimg on a toy mixture: metrics.jsonl grows, best.pt follows the metric, resume keeps the schedule."""
+    over = ["model.name=mlp", "data.source=ring8", "train.batch_size=50", "train.progress=false", "train.tensorboard=false",
+            "train.ckpt_every=1000", "train.sample_every=1000", "eval.every_kimg=0.5", "eval.n=500",
+            "eval.metric=modes_missed", "train.steps=30"]
+    mspgsen.train("dcgan", name="toy", runs_dir=runs, overrides=over, log=quiet)
+    rows = [json.loads(x) for x in (runs / "toy/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [10, 20, 30]
+    assert {"modes_covered", "modes_missed", "hq_share"} <= set(rows[0])
+    best = torch.load(runs / "toy/checkpoints/best.pt", weights_only=False)
+    assert best["best"]["value"] == min(r["modes_missed"] for r in rows)
+    mspgsen.train("dcgan", name="toy", runs_dir=runs, overrides=over[:-1] + ["train.steps=40"], log=quiet)
+    rows = [json.loads(x) for x in (runs / "toy/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [10, 20, 30, 40]
+
+
+def test_unknown_measurement_metric_is_named(runs):
+    over = ["model.name=mlp", "data.source=ring8", "train.batch_size=50", "train.progress=false", "train.tensorboard=false",
+            "eval.every_kimg=0.1", "eval.n=100", "eval.metric=fid", "train.steps=3"]
+    with pytest.raises(ConfigError, match="modes_missed"):
+        mspgsen.train("dcgan", name="toy", runs_dir=runs, overrides=over, log=quiet)

@@ -29,18 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_train(sub, Formatter)
     add_generate(sub, Formatter)
     add_interpolate(sub, Formatter)
-    try:
-        from ..metrics.cli import add_evaluate_parser
-    except ImportError:  # the metrics room is optional while the package is assembled
-        add_evaluate_parser = None
-    if add_evaluate_parser is not None:
-        add_evaluate_parser(sub)
-    try:
-        from ..data.cli import add_data_parser
-    except ImportError:
-        add_data_parser = None
-    if add_data_parser is not None:
-        add_data_parser(sub)
+    from ..data.cli import add_data_parser
+    from ..metrics.cli import add_evaluate_parser
+
+    add_evaluate_parser(sub)
+    add_data_parser(sub)
     return p
 
 

@@ -100,7 +100,12 @@ def resolve_raw(preset: str | None = None, overrides: Iterable[str] = (), extra:
     if extra:
         raw = deep_merge(raw, extra)
     for item in overrides:
-        raw = deep_merge(raw, parse_override(item))
+        over = parse_override(item)
+        for section in ("model", "method"):  # another component: the preset's options for the old one no longer apply
+            new_name = (over.get(section) or {}).get("name") if isinstance(over.get(section), dict) else None
+            if new_name is not None and isinstance(raw.get(section), dict) and raw[section].get("name") != new_name:
+                raw = dict(raw, **{section: {}})
+        raw = deep_merge(raw, over)
     return raw
 
 

@@ -262,7 +262,10 @@ class Trainer:
         G.eval()
         res = measure_during_training(generate, self.cfg, ev.n)
         G.train(was)
-        value = res.get(ev.metric)
+        if ev.metric not in res:
+            raise ConfigError(f"eval.metric is '{ev.metric}' but the measurement during training gives "
+                              f"{', '.join(sorted(res))}; set eval.metric to one of them.")
+        value = res[ev.metric]
         better = value is not None and ("value" not in self.best or value < self.best["value"])
         if better:
             self.best.update({"metric": ev.metric, "value": value, "step": self.step})
