@@ -1,11 +1,16 @@
-"""Training and generation images/s of each preset, at 1 and 2 CPU threads, on the bundled data.
+"""Throughput of the presets: parameters, FLOPs, training and generation images/s, at 1 and 2 CPU threads.
 
-    python benchmarks/throughput.py [--presets dcgan,wgan-gp] [--threads 1,2] [--seconds 20]
+    python benchmarks/throughput.py                                   # every preset at 32x32, 1 and 2 threads
+    python benchmarks/throughput.py --presets dcgan,msggan,mspgsen --res 32,64 --threads 1
+    python benchmarks/throughput.py --presets mspgsen --set model.dema=false   # the cost of one component
 
 Each preset trains through its own method (``Method.step``: WGAN-GP's five critic steps, a CFG stage... all
-count), after a warm-up, for about ``--seconds``; images/s counts the real images the method consumed.
-Generation is a batch of 64 from G (no gradients). Presets are measured one after the other in the same process,
-so their ratios are comparable; absolute numbers depend on what else the machine is doing.
+count) on random images of the bundled data's shape (1 channel), after warm-up steps; "train img/s" counts the
+real images the method consumed. "generate img/s" is G (and the method's sampling steps) on batches of 64 without
+gradients. FLOPs are counted by torch.utils.flop_counter (convolutions and matrix products, the bulk of the
+work; element-wise operations are not counted): G's forward per image, and one training step per real image.
+All rows come from one process, one after the other, so the ratios ("vs dcgan") are what to compare; absolute
+numbers move with whatever else the machine is doing.
 """
 from __future__ import annotations
 
@@ -15,61 +20,89 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, table  # noqa: E402
 
 from mspgsen.config import load_config, preset_names  # noqa: E402
-from mspgsen.data import DataStream, make_sampler  # noqa: E402
-from mspgsen.data.prepare import prepare_training_data  # noqa: E402
-from mspgsen.engine.build import build_method, data_spec  # noqa: E402
+from mspgsen.data.stream import Batch  # noqa: E402
+from mspgsen.engine.build import build_method  # noqa: E402
+from mspgsen.models.base import DataSpec, count_parameters  # noqa: E402
 
 
-def measure(preset: str, threads: int, seconds: float, overrides: list[str]) -> tuple[float, float, float]:
+class RandomStream:
+    """Stands in for the DataStream: random images in [-1, 1] of one shape, counted like real ones."""
+
+    def __init__(self, batch: int, channels: int, res: int) -> None:
+        self.x = torch.rand(batch, channels, res, res) * 2 - 1
+        self.images_seen = 0
+
+    def next(self, batch_size: int | None = None) -> Batch:
+        n = batch_size or len(self.x)
+        self.images_seen += n
+        return Batch(self.x[:n].clone())
+
+
+def measure(preset: str, res: int, threads: int, seconds: float, overrides: list[str], channels: int = 1) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    cfg = load_config(preset, overrides)
-    data = prepare_training_data(cfg.data)
-    method = build_method(cfg, data_spec(cfg, data), torch.device("cpu"))
+    cfg = load_config(preset, [f"data.resolution={res}", *overrides])
+    method = build_method(cfg, DataSpec(res, channels), torch.device("cpu"))
     knobs = method.initial_knobs()
-    stream = DataStream(data.images, data.labels, cfg.train.batch_size, make_sampler(len(data), 0))
+    stream = RandomStream(cfg.train.batch_size, channels, res)
+    params = {k: count_parameters(v) for k, v in method.nets.items()}
+    G = method.G
+    z = torch.randn(64, G.z_dim)
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        G(z[:8])
+    g_flops = fc.get_total_flops() / 8
     method.step(stream, knobs)  # warm-up
-    start_imgs, t0, steps = stream.images_seen, time.perf_counter(), 0
+    before = stream.images_seen
+    with FlopCounterMode(display=False) as fc:
+        method.step(stream, knobs)
+    step_flops = fc.get_total_flops() / (stream.images_seen - before)
+    before, t0, steps = stream.images_seen, time.perf_counter(), 0
     while time.perf_counter() - t0 < seconds or steps < 2:
         method.step(stream, knobs)
         steps += 1
-    train_ips = (stream.images_seen - start_imgs) / (time.perf_counter() - t0)
-    G = method.G.eval()
-    z = torch.randn(64, G.z_dim)
-    y = torch.arange(64) % G.num_classes if G.num_classes else None
+    train_ips = (stream.images_seen - before) / (time.perf_counter() - t0)
+    G.eval()
     with torch.no_grad():
-        method.generate(G, z, y)
+        method.generate(G, z)
         t0, n = time.perf_counter(), 0
         while time.perf_counter() - t0 < seconds / 4 or n < 2:
-            method.generate(G, z, y)
+            method.generate(G, z)
             n += 1
     gen_ips = 64 * n / (time.perf_counter() - t0)
-    return train_ips, gen_ips, steps / max(time.perf_counter() - t0, 1e-9)
+    return {"preset": preset, "res": res, "threads": threads, "G": params.get("G", 0), "D": params.get("D", 0),
+            "other": sum(v for k, v in params.items() if k not in ("G", "D")), "g_mflop": g_flops / 1e6,
+            "step_mflop": step_flops / 1e6, "train": train_ips, "gen": gen_ips}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--presets", default=",".join(p for p in preset_names()), help="comma-separated presets")
+    ap.add_argument("--res", default="32", help="comma-separated resolutions")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
-    ap.add_argument("--seconds", type=float, default=20.0, help="measuring time per preset and thread count")
+    ap.add_argument("--seconds", type=float, default=10.0, help="measuring time per row")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every preset")
     a = ap.parse_args()
     rows = []
-    for preset in a.presets.split(","):
+    for res in (int(r) for r in a.res.split(",")):
         for th in (int(t) for t in a.threads.split(",")):
-            tr, gen, _ = measure(preset, th, a.seconds, a.overrides)
-            rows.append([preset, th, tr, gen])
-            print(f"  {preset} @ {th} threads: train {tr:.1f} img/s, generate {gen:.1f} img/s", file=sys.stderr)
-    base = {r[1]: r[2] for r in rows if r[0] == "dcgan"}
-    for r in rows:
-        r.append(r[2] / base[r[1]] if r[1] in base else float("nan"))
-    print(f"Machine: {machine()}")
-    print(table(["preset", "threads", "train img/s", "generate img/s", "train vs dcgan"], rows))
+            for preset in a.presets.split(","):
+                r = measure(preset, res, th, a.seconds, a.overrides)
+                rows.append(r)
+                print(f"  {preset} {res}px @ {th} threads: train {r['train']:.1f} img/s", file=sys.stderr, flush=True)
+    base = {(r["res"], r["threads"]): r["train"] for r in rows if r["preset"] == "dcgan"}
+    print(f"Machine: {machine()}; overrides: {a.overrides or 'none'}")
+    print(table(["preset", "res", "threads", "G params", "D params", "other params", "G MFLOP/img", "step MFLOP/img",
+                 "train img/s", "generate img/s", "train vs dcgan"],
+                [[r["preset"], r["res"], r["threads"], f"{r['G']:,}", f"{r['D']:,}", f"{r['other']:,}", r["g_mflop"],
+                  r["step_mflop"], r["train"], r["gen"],
+                  (f"{r['train'] / base[(r['res'], r['threads'])]:.2f}x" if (r["res"], r["threads"]) in base else "-")]
+                 for r in rows]))
 
 
 if __name__ == "__main__":

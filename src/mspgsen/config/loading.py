@@ -12,7 +12,7 @@ import yaml
 from ..errors import ConfigError
 from .schema import Config, config_from_dict
 
-DEFAULT_PRESET = "dcgan"
+DEFAULT_PRESET = "mspgsen"
 
 
 def preset_names() -> list[str]:
