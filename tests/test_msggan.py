@@ -11,7 +11,6 @@ from mspgsen.data.stream import Batch
 from mspgsen.engine.build import build_method
 from mspgsen.models.base import DataSpec
 
-from conftest import quiet
 
 TINY = ["model.z_dim=16", "model.width=4", "model.max_ch=8", "train.batch_size=8", "data.limit=64",
         "train.progress=false", "train.tensorboard=false", "train.grid_size=8", "train.sample_every=1000",

@@ -15,7 +15,7 @@ from mspgsen.errors import ConfigError
 from mspgsen.methods.mspgsen import progressive_weights
 from mspgsen.models.base import DataSpec
 
-from conftest import quiet
+from tests.conftest import quiet
 
 TINY = ["model.z_dim=16", "model.width=4", "model.max_ch=8", "model.global_dim=8", "model.aux_hidden=4",
         "model.embed_dim=4", "model.dema_heads=2"]

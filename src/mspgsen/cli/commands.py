@@ -1,7 +1,6 @@
 """The train, generate and interpolate verbs."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ..errors import MspgsenError

@@ -10,7 +10,6 @@ from typing import Optional, Sequence
 
 from .. import __version__
 from ..errors import MspgsenError
-from .commands import parse_seeds  # noqa: F401  (re-exported)
 
 
 class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

@@ -10,7 +10,6 @@ import copy
 import shutil
 import time
 from pathlib import Path
-from typing import Optional
 
 import yaml
 
