@@ -52,10 +52,8 @@ class StatsLogger:
 
     def truncate_after(self, step: int) -> None:
         """On resume, drop lines written after the checkpoint's step (they will be written again)."""
-        if not self.enabled or not self.path.exists():
-            return
-        keep = [ln for ln in self.path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
-        self.path.write_text("".join(ln + "\n" for ln in keep))
+        if self.enabled:
+            truncate_jsonl(self.path, step)
 
     def close(self) -> None:
         if self._tb is not None:
@@ -67,3 +65,12 @@ def read_stats(run_dir: Path) -> list[dict]:
     if not p.exists():
         return []
     return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()]
+
+
+def truncate_jsonl(path: Path, step: int) -> None:
+    """Keep the lines of a JSON-lines log whose ``step`` is at most ``step``."""
+    path = Path(path)
+    if not path.exists():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
+    path.write_text("".join(ln + "\n" for ln in keep))

@@ -5,6 +5,8 @@ controllers, random generators, the data order) is in the checkpoint, so a resum
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import random
 import signal
@@ -21,12 +23,12 @@ from ..config import Config, dump_config
 from ..control.base import ControlContext, Knobs, build_controllers
 from ..data import DataStream, ImageArray, make_sampler
 from ..data.prepare import prepare_training_data
-from ..errors import ConfigError, TrainingDiverged
+from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..models.base import DataSpec
 from .build import build_method, data_spec, resolve_device
 from .checkpoint import check_same_model, latest_checkpoint, load_checkpoint, save_checkpoint
 from .ema import ema_beta, make_ema, update_ema
-from .logger import StatsLogger, WindowMean
+from .logger import StatsLogger, WindowMean, truncate_jsonl
 
 
 @dataclass
@@ -133,8 +135,7 @@ class Trainer:
     def state_dict(self) -> dict:
         return {
             "config": self.cfg.to_plain(),
-            "spec": vars(self.spec) if not hasattr(self.spec, "__dataclass_fields__") else {
-                k: getattr(self.spec, k) for k in self.spec.__dataclass_fields__},
+            "spec": dataclasses.asdict(self.spec),
             "step": self.step,
             "method": self.method.state_dict(),
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
@@ -163,8 +164,6 @@ class Trainer:
             if self.G_ema is not None:
                 self.G_ema.load_state_dict(state["G_ema"])
         except (RuntimeError, KeyError) as e:
-            from ..errors import CheckpointError
-
             raise CheckpointError(f"Checkpoint '{path}' does not fit the configured networks ({str(e).splitlines()[0][:120]}); "
                                   f"resume with the run's own config or start over with --new.") from None
         self.knobs.load_state_dict(state["knobs"])
@@ -177,6 +176,8 @@ class Trainer:
         self.best = dict(state.get("best", {}))
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
         self.logger.truncate_after(self.step)
+        if self.is_main:
+            truncate_jsonl(self.run_dir / "metrics.jsonl", self.step)
         self.log(f"resumed {self.run_dir} from {path.name} (step {self.step}, {self.kimg:.1f} kimg)")
 
     @property
@@ -270,8 +271,6 @@ class Trainer:
         if better:
             self.best.update({"metric": ev.metric, "value": value, "step": self.step})
         if self.is_main:
-            import json
-
             with open(self.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps({"step": self.step, "kimg": round(self.kimg, 3), **res}) + "\n")
         return {f"eval/{k}": v for k, v in res.items()}, better
