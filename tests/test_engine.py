@@ -192,6 +192,8 @@ def test_measurement_during_training_keeps_the_best_checkpoint(runs):
     assert {"modes_covered", "modes_missed", "hq_share"} <= set(rows[0])
     best = torch.load(runs / "toy/checkpoints/best.pt", weights_only=False)
     assert best["best"]["value"] == min(r["modes_missed"] for r in rows)
+    with open(runs / "toy/metrics.jsonl", "a") as fh:  # a measurement written after the last checkpoint (a crash)
+        fh.write(json.dumps({"step": 35, "modes_missed": 0.0}) + "\n")
     mspgsen.train("dcgan", name="toy", runs_dir=runs, overrides=over[:-1] + ["train.steps=40"], log=quiet)
     rows = [json.loads(x) for x in (runs / "toy/metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [10, 20, 30, 40]
