@@ -12,21 +12,13 @@ from .errors import CheckpointError
 
 
 def _as_config(config: Any, overrides: Iterable[str] = ()) -> Config:
+    from .config import apply_overrides
+
     if isinstance(config, Config):
-        if overrides:
-            return config_from_dict(_merge_overrides(config.to_plain(), overrides))
-        return config
+        return config_from_dict(apply_overrides(config.to_plain(), overrides)) if overrides else config
     if isinstance(config, dict):
-        return config_from_dict(_merge_overrides(config, overrides))
+        return config_from_dict(apply_overrides(config, overrides))
     return load_config(config, overrides)
-
-
-def _merge_overrides(raw: dict, overrides: Iterable[str]) -> dict:
-    from .config import deep_merge, parse_override
-
-    for o in overrides:
-        raw = deep_merge(raw, parse_override(o))
-    return raw
 
 
 def train(config: Any = None, *, name: Optional[str] = None, runs_dir: str | Path = "runs", new: bool = False,

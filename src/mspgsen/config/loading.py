@@ -95,10 +95,12 @@ def _looks_numeric(s: str) -> bool:
     return True
 
 
-def resolve_raw(preset: str | None = None, overrides: Iterable[str] = (), extra: dict | None = None) -> dict:
-    raw = read_preset(preset or DEFAULT_PRESET)
-    if extra:
-        raw = deep_merge(raw, extra)
+def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
+    """Merge ``key.path=value`` overrides into ``raw``, in order.
+
+    An override that names another ``model.name`` or ``method.name`` drops the preset's options for the old
+    component first: they would not fit the new one.
+    """
     for item in overrides:
         over = parse_override(item)
         for section in ("model", "method"):  # another component: the preset's options for the old one no longer apply
@@ -106,6 +108,14 @@ def resolve_raw(preset: str | None = None, overrides: Iterable[str] = (), extra:
             if new_name is not None and isinstance(raw.get(section), dict) and raw[section].get("name") != new_name:
                 raw = dict(raw, **{section: {}})
         raw = deep_merge(raw, over)
+    return raw
+
+
+def resolve_raw(preset: str | None = None, overrides: Iterable[str] = (), extra: dict | None = None) -> dict:
+    raw = read_preset(preset or DEFAULT_PRESET)
+    if extra:
+        raw = deep_merge(raw, extra)
+    raw = apply_overrides(raw, overrides)
     return raw
 
 

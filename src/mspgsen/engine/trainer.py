@@ -121,7 +121,8 @@ class Trainer:
             c.setup(ctx, self.knobs)
         self.step = 0
         self.elapsed_before = 0.0
-        self.best: dict = {}
+        self.best: dict = {}  # metric, value and step of the best measurement so far
+        self.eval_bucket = 0  # measurements made: one per eval.every_kimg of images
         self.grid_z = torch.randn(t.grid_size, self.method.G.z_dim, generator=torch.Generator().manual_seed(cfg.seed)).to(self.device)
         self.grid_y = None
         if self.spec.num_classes:
@@ -145,6 +146,7 @@ class Trainer:
             "aux_stream": self.aux_stream.state_dict(),
             "rng": rng_state(),
             "best": dict(self.best),
+            "eval_bucket": self.eval_bucket,
             "elapsed_s": self.elapsed_before + (time.time() - self._t0 if hasattr(self, "_t0") else 0.0),
             "data_name": self.data.name,
         }
@@ -174,6 +176,7 @@ class Trainer:
         set_rng_state(state["rng"])
         self.step = int(state["step"])
         self.best = dict(state.get("best", {}))
+        self.eval_bucket = int(state.get("eval_bucket", 0))
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
         self.logger.truncate_after(self.step)
         if self.is_main:
@@ -241,9 +244,9 @@ class Trainer:
         if not ev.every_kimg:
             return {}, False
         bucket = int(self.kimg // ev.every_kimg)
-        if bucket <= self.best.get("bucket", 0):
+        if bucket <= self.eval_bucket:
             return {}, False
-        self.best["bucket"] = bucket
+        self.eval_bucket = bucket
         from ..metrics.training import measure_during_training
 
         G = self.G_ema if self.G_ema is not None else self.method.G
