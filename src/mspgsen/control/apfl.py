@@ -1,7 +1,8 @@
 """APFL, the adaptive feedback loop of section III-C (eqs 8-14), as a controller that works with any method.
 
 Every step the performance monitors take in the method's stats; every ``every`` steps the feedback rules turn
-the knobs; every ``quality_every`` steps the quality signal is measured (see :mod:`.monitors`).
+the knobs; whenever the trainer's quality probe has measured (``quality.every``, :mod:`mspgsen.engine.quality`)
+its value arrives as ``stats['quality']`` and feeds the stall rule, the monitor stages and the meta module.
 
 Rules (what moves which knob; bounds in the options):
 
@@ -25,10 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
+from ..contract import QUALITY, Needs, weight_knob
 from ..errors import ConfigError
 from .base import CONTROLLERS, ControlContext, Controller, Knobs
 from .meta import MetaTargets
-from .monitors import PerformanceMonitor, QualityProbe
+from .monitors import PerformanceMonitor
 from .schedules import schedule_factor
 
 STAGES = ("early", "middle", "late")
@@ -39,9 +41,6 @@ class APFLOptions:
     enabled: bool = False  # Turn on the APFL feedback loop (section III-C).
     every: int = 50  # Steps between feedback decisions; the monitors update every step.
     ema: float = 0.9  # Per-step factor of the monitors' running averages.
-    quality: Literal["features", "fid"] = "features"  # Quality signal: D-feature statistics distance (cheap) or FID.
-    quality_every: int = 200  # Steps between quality measurements.
-    quality_n: int = 256  # Real and generated samples per quality measurement.
     lr_kind: Literal["step", "exp"] = "step"  # Base schedule of eqs (8)-(9): StepLR or its per-step form.
     lr_step: int = 0  # Base schedule period in steps (0: no base decay).
     lr_gamma: float = 0.5  # Base schedule factor per period.
@@ -55,7 +54,7 @@ class APFLOptions:
     smoothing_step: float = 0.05  # Label smoothing added per decision while D is too strong.
     smoothing_max: float = 0.3  # Most label smoothing APFL's rules add.
     max_g_steps: int = 3  # At one D step, 'fewer D steps' means one G step more, up to this many.
-    stall_window: int = 4  # Quality measurements without improvement that make a stall.
+    stall_window: int = 4  # Quality measurements (one per quality.every steps) without improvement that make a stall.
     stall_tol: float = 0.02  # Relative improvement below which quality counts as flat.
     stall_lr_g: float = 0.7  # lr_g multiplier on each stall.
     fm: float = 0.0  # Base feature-matching weight (eq 12) when the meta module is off.
@@ -77,7 +76,7 @@ class APFLOptions:
     meta_c: float = 0.5  # Exploration constant of the bandit.
 
     def check(self, where: str) -> None:
-        for k in ("every", "quality_every", "quality_n", "stall_window", "meta_episode", "max_g_steps"):
+        for k in ("every", "stall_window", "meta_episode", "max_g_steps"):
             if getattr(self, k) < 1:
                 raise ConfigError(f"'{where}.{k}' must be at least 1, got {getattr(self, k)}.")
         if not 0.0 < self.acc_low < self.acc_high <= 1.0:
@@ -98,13 +97,20 @@ class APFLOptions:
 class APFL(Controller):
     """Adaptive performance feedback loop: monitors, feedback rules, stages and the meta module (section III-C)."""
 
+    @classmethod
+    def needs(cls, options: APFLOptions, cfg: Any) -> Needs:
+        o = options
+        stats = {"acc_real", "acc_fake", QUALITY} | ({"grad_norm_g", "grad_norm_d"} if o.grad_ratio_low > 0 else set())
+        knobs = {"lr_g", "lr_d", "instance_noise", "label_smoothing", "d_steps", "g_steps"}
+        if o.fm_step > 0 or o.fm > 0 or (o.meta == "bandit" and any(o.meta_fm)):
+            knobs.add(weight_knob("fm"))  # the stall rule and the meta module lean on feature matching (eq 12)
+        return Needs.of(stats, knobs)
+
     def __init__(self, options: APFLOptions, cfg: Any) -> None:
         super().__init__(options, cfg)
         o = options
         self.total = int(getattr(getattr(cfg, "train", None), "steps", 0) or 0)
-        seed = int(getattr(cfg, "seed", 0))
         self.monitor = PerformanceMonitor(beta=o.ema)
-        self.probe = QualityProbe(o.quality, o.quality_n, seed=seed * 7919 + 101)
         self.meta: Optional[MetaTargets] = (MetaTargets(o.meta_acc, o.meta_fm, o.meta_episode, o.meta_c)
                                             if o.meta == "bandit" else None)
         self.ctx: Optional[ControlContext] = None
@@ -142,16 +148,13 @@ class APFL(Controller):
         self.monitor.update(stats)
         self.last = {}
         switched = False
-        if step % o.quality_every == 0:
-            q = stats.get("quality")
-            if q is None and self.ctx is not None:
-                q = self.probe.measure(self.ctx.method, self.ctx.next_real)
-            if q is not None:
-                self.monitor.add_quality(step, float(q))
-                if self.meta is not None and self.meta.observe_quality(float(q)):
-                    self.last["meta_reward"] = self.meta.last_reward
-                self._stall_rule()
-                switched = self._monitor_stage()
+        q = stats.get(QUALITY)  # present on the steps the trainer's probe measured
+        if q is not None:
+            self.monitor.add_quality(step, float(q))
+            if self.meta is not None and self.meta.observe_quality(float(q)):
+                self.last["meta_reward"] = self.meta.last_reward
+            self._stall_rule()
+            switched = self._monitor_stage()
         switched = self._scheduled_stage(step) or switched
         if switched:
             self.last["stage_switch"] = 1.0
@@ -276,7 +279,7 @@ class APFL(Controller):
     # ---- checkpoint ---------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {
-            "monitor": self.monitor.state_dict(), "probe": self.probe.state_dict(),
+            "monitor": self.monitor.state_dict(),
             "meta": self.meta.state_dict() if self.meta else None, "stage": self.stage,
             "mult_g": self.mult_g, "mult_d": self.mult_d, "noise": self.noise, "smoothing": self.smoothing,
             "fm_boost": self.fm_boost, "d_delta": self.d_delta, "g_delta": self.g_delta,
@@ -286,7 +289,6 @@ class APFL(Controller):
 
     def load_state_dict(self, state: dict) -> None:
         self.monitor.load_state_dict(state["monitor"])
-        self.probe.load_state_dict(state["probe"])
         if self.meta is not None and state.get("meta") is not None:
             self.meta.load_state_dict(state["meta"])
         for k in ("stage", "d_delta", "g_delta", "stage_stalls", "stall_mark"):

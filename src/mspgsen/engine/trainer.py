@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from ..config import Config, dump_config
-from ..control.base import ControlContext, Knobs, build_controllers
+from ..contract import QUALITY, ControlContext, Knobs
+from ..control.base import build_controllers
 from ..data import DataStream, ImageArray, make_sampler
 from ..data.prepare import prepare_training_data
 from ..errors import CheckpointError, ConfigError, TrainingDiverged
@@ -29,6 +30,7 @@ from .build import build_method, data_spec, resolve_device
 from .checkpoint import check_same_model, latest_checkpoint, load_checkpoint, save_checkpoint
 from .ema import ema_beta, make_ema, update_ema
 from .logger import StatsLogger, WindowMean, truncate_jsonl
+from .quality import QualityProbe
 
 
 @dataclass
@@ -119,6 +121,10 @@ class Trainer:
         ctx = ControlContext(self.method, self.aux_stream.next, rank, world_size, self.run_dir)
         for c in self.controllers.values():
             c.setup(ctx, self.knobs)
+        # One probe of G's quality for every controller that reads it, at one cadence (quality.every).
+        wanted = any(QUALITY in type(c).needs(c.options, cfg).stats for c in self.controllers.values())
+        q = cfg.quality
+        self.probe = QualityProbe(q.signal, q.n, seed=cfg.seed * 7919 + 101) if wanted else None
         self.step = 0
         self.elapsed_before = 0.0
         self.best: dict = {}  # metric, value and step of the best measurement so far
@@ -144,6 +150,7 @@ class Trainer:
             "controllers": {k: c.state_dict() for k, c in self.controllers.items()},
             "stream": self.stream.state_dict(),
             "aux_stream": self.aux_stream.state_dict(),
+            "probe": self.probe.state_dict() if self.probe is not None else None,
             "rng": rng_state(),
             "best": dict(self.best),
             "eval_bucket": self.eval_bucket,
@@ -173,6 +180,8 @@ class Trainer:
             c.load_state_dict(state["controllers"][k])
         self.stream.load_state_dict(state["stream"])
         self.aux_stream.load_state_dict(state["aux_stream"])
+        if self.probe is not None and state.get("probe") is not None:
+            self.probe.load_state_dict(state["probe"])
         set_rng_state(state["rng"])
         self.step = int(state["step"])
         self.best = dict(state.get("best", {}))
@@ -320,6 +329,8 @@ class Trainer:
             if self.G_ema is not None:
                 update_ema(self.G_ema, self.method.G,
                            ema_beta(t.batch_size * self.world_size, self.stream.images_seen * self.world_size, t.ema_kimg, t.ema_rampup))
+            if self.probe is not None and self.step % self.cfg.quality.every == 0:
+                stats[QUALITY] = self.probe.measure(self.method, self.aux_stream.next)  # one value, every controller
             for name, c in self.controllers.items():
                 stats.update({f"{name}/{k}": float(v) for k, v in c.observe(self.step, stats, self.knobs).items()})
             stats.update({"knob/lr_g": self.knobs.lr_g, "knob/lr_d": self.knobs.lr_d, "knob/d_steps": self.knobs.d_steps})
