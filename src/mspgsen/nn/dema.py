@@ -147,9 +147,3 @@ class DEMA(nn.Module):
             loss = x.new_zeros((), dtype=torch.float32)
         aux = {"lgcl": loss, "alpha": alpha.detach().mean(), "beta": beta.detach().mean()}
         return (x + out if self.residual else out), aux
-
-    def descriptors(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The (local, global) descriptors that eq (7) compares, each (N, proj_dim); needs ``lgcl=True``."""
-        if not self.lgcl:
-            raise ValueError("DEMA was built with lgcl=False and has no descriptor heads")
-        return (self.local_head(self.focus(x).mean(dim=(2, 3))), self.global_head(self.expand(x).mean(dim=(2, 3))))
