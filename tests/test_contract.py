@@ -110,3 +110,14 @@ def test_dqn_decisions_must_meet_fresh_quality_measurements():
     with pytest.raises(ConfigError, match="multiple"):
         load_config("dcgan", ["control.dqn.enabled=true", "control.dqn.every=30", "quality.every=50"])
     load_config("dcgan", ["control.dqn.enabled=true", "control.dqn.every=100", "quality.every=50"])
+
+
+def test_the_old_per_controller_probe_options_say_where_they_went():
+    with pytest.raises(ConfigError, match=r"'control.apfl.quality_every' has moved: .*set quality.every\.$"):
+        load_config("dcgan", ["control.apfl.quality_every=10"])
+    with pytest.raises(ConfigError, match=r"'control.dqn.quality_n' has moved: .*set quality.n\.$"):
+        load_config("dcgan", ["control.dqn.quality_n=64"])
+    with pytest.raises(ConfigError, match="'quality.every' must be at least 1"):
+        load_config("dcgan", ["quality.every=0"])
+    with pytest.raises(ConfigError, match="quality.signal"):
+        load_config("dcgan", ["quality.signal=inception"])

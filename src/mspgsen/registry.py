@@ -91,7 +91,11 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
 
 
 def build_dataclass(cls: type[T], raw: Any, where: str) -> T:
-    """Build ``cls`` from a mapping, rejecting unknown keys (with a suggestion) and wrong types."""
+    """Build ``cls`` from a mapping, rejecting unknown keys (with a suggestion) and wrong types.
+
+    A dataclass may name keys it once had in ``MOVED`` (a ClassVar, key -> what to use now), so an old config or
+    run folder gets told where its setting went.
+    """
     if isinstance(raw, cls):
         return raw
     if raw is None:
@@ -101,9 +105,12 @@ def build_dataclass(cls: type[T], raw: Any, where: str) -> T:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in fields(cls) if f.init]
     kwargs = {}
+    moved: dict[str, str] = getattr(cls, "MOVED", {})  # keys that now live elsewhere -> where
     for key, value in raw.items():
         if key not in names:
             dotted = f"{where}.{key}" if where else key
+            if key in moved:
+                raise ConfigError(f"'{dotted}' has moved: {moved[key]}.")
             raise ConfigError(f"Unknown config key '{dotted}'.{suggest(key, names)} Valid keys here: {', '.join(names)}.")
         kwargs[key] = coerce(value, hints[key], f"{where}.{key}" if where else key)
     obj = cls(**kwargs)

@@ -24,7 +24,7 @@ APFL changes the knobs by differences of its own contributions (ratios for learn
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 from ..contract import QUALITY, Needs, weight_knob
 from ..errors import ConfigError
@@ -38,6 +38,11 @@ STAGES = ("early", "middle", "late")
 
 @dataclass
 class APFLOptions:
+    MOVED: ClassVar[dict[str, str]] = {
+        "quality": "the trainer's one probe measures for every controller; set quality.signal",
+        "quality_every": "the trainer's one probe measures for every controller; set quality.every",
+        "quality_n": "the trainer's one probe measures for every controller; set quality.n",
+    }
     enabled: bool = False  # Turn on the APFL feedback loop (section III-C).
     every: int = 50  # Steps between feedback decisions; the monitors update every step.
     ema: float = 0.9  # Per-step factor of the monitors' running averages.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import numpy as np
 import torch
@@ -178,8 +178,12 @@ class DQNAgent:
 
 @dataclass
 class DQNOptions:
+    MOVED: ClassVar[dict[str, str]] = {
+        "quality": "the trainer's one probe measures for every controller; set quality.signal",
+        "quality_n": "the trainer's one probe measures for every controller; set quality.n",
+    }
     enabled: bool = False  # Turn on the DQN balancer (section III-D).
-    every: int = 50  # Steps between decisions (one action, one transition, a few learning updates).
+    every: int = 50  # Steps between decisions (one action, one transition, a few learning updates); a multiple of quality.every.
     hidden: int = 64  # Width of the Q-network's two hidden layers.
     gamma: float = 0.9  # Discount of future rewards.
     lr: float = 1e-3  # Adam learning rate of the Q-network.
