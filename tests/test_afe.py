@@ -126,3 +126,22 @@ def test_afe_feature_pairing_modes() -> None:
     with pytest.raises(ValueError):  # G and D features of different scales
         afe_features("d_early", g_feat=torch.randn(2, 5, 4, 4), real_images=real_img, fake_images=None,
                      d_encode=d_encode, adapter=adapter)
+
+
+def test_paper_notes_cite_the_lines_that_run_eqs_18_to_20() -> None:
+    """docs/paper-notes.md points eqs (18)-(20) at lines of the training step; each must still be that line."""
+    import re
+    from pathlib import Path
+
+    import mspgsen
+
+    root = Path(mspgsen.__file__).parent
+    notes = (root.parents[1] / "docs" / "paper-notes.md").read_text()
+    rows = [r for r in notes.splitlines() if re.match(r"\| \((18|19|20)\) \|", r)]
+    assert len(rows) == 3
+    cited = [(int(eq), path, int(line)) for r in rows for eq in [r[3:5]]
+             for path, line in re.findall(r"`(methods/\w+\.py):(\d+)`", r)]
+    assert len(cited) >= 4
+    for eq, path, line in cited:
+        text = (root / path).read_text().splitlines()[line - 1]
+        assert re.search(rf"eqs? \((1[89]|20)\)", text), f"{path}:{line} no longer holds eq ({eq}): {text.strip()}"

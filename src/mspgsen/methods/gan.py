@@ -200,12 +200,12 @@ class GANMethod(Method):
                     r, r_feats = D(self.augment(real.scales), y, features=True)
                     r = r.float()
             # 'adv_g' weights G's adversarial term alone (NATS's annealed weight, control/nats.py)
-            terms = {"adv": knobs.weight("adv", 1.0) * knobs.weight("adv_g", 1.0) * self.loss.g(f, r)}
+            terms = {"adv": knobs.weight("adv", 1.0) * knobs.weight("adv_g", 1.0) * self.loss.g(f, r)}  # eq (19), main
             if fm_w:
                 terms["fm"] = fm_w * feature_matching(r_feats, f_feats)  # eq (12)
             extra, extra_stats = self.extra_g_terms(fakes, g_feats, f, real.scales, y, knobs)
             terms.update(extra)
-        total = sum(terms.values())
+        total = sum(terms.values())  # eq (20): the main term plus the weighted aux term (and the others)
         opt.zero_grad(set_to_none=True)
         total.backward()
         D.requires_grad_(True)
