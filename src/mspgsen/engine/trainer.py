@@ -92,6 +92,9 @@ class Trainer:
         self.data: ImageArray = prepare_training_data(cfg.data)
         if self.data.skipped:
             self.log(f"note: {self.data.skipped_message()}")
+        if len(self.data) < t.batch_size * world_size:
+            self.log(f"note: the data has {len(self.data)} item(s), fewer than one batch of {t.batch_size * world_size}; "
+                     f"every batch repeats them (several passes over the data per step).")
         self.spec: DataSpec = data_spec(cfg, self.data)
         self.method = build_method(cfg, self.spec, self.device)
         self.G_ema = make_ema(self.method.G) if t.ema_kimg > 0 else None
