@@ -54,7 +54,7 @@ def assert_nothing_lost(before: dict[str, bytes], after: dict[str, bytes]) -> No
             continue
         if rel.endswith(".jsonl") and rel in after:  # logs only grow (a resume rewrites its lines identically)
             rows = lambda b: [{k: v for k, v in json.loads(x).items() if k != "images_per_s"}  # noqa: E731
-                              for x in b.decode().splitlines()]
+                              for x in b.decode().splitlines() if x.endswith("}")]
             if rows(after[rel])[: len(rows(data))] == rows(data):
                 continue
         assert rel.endswith("config.yaml") and rel in after, f"{rel} was lost"
@@ -119,6 +119,16 @@ def _yaml_off(runs: Path) -> None:
     (runs / "off.yaml").write_text("base: mspgsen\ncontrol:\n  apfl:\n    enabled: true\n    stages: off\n    meta: off\n")
 
 
+def _half_line(runs: Path) -> None:
+    with open(runs / "d" / "stats.jsonl", "a") as fh:
+        fh.write('{"step": 5, "loss_d": 0.6')  # a kill in the middle of a log write
+
+
+def _steps_once(runs: Path, out: str) -> None:
+    steps = [json.loads(x)["step"] for x in (runs / "d" / "stats.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, len(steps) + 1))
+
+
 def _corrupt_fell_back(runs: Path, out: str) -> None:
     assert (runs / "d" / "checkpoints" / "ckpt-00000004.pt.unreadable").read_bytes() == b"\x00" * 100
     assert not _ckpt(runs).exists() or _ckpt(runs).read_bytes() != b"\x00" * 100
@@ -163,6 +173,9 @@ CASES = {
     "orphan tmp cleaned": Case(lambda r: ["train", "--config", "dcgan", "--name", "d", "--runs-dir", str(r),
                                           "--steps", "5", *TINY_SET], 0, r"removed 1 unfinished checkpoint file",
                                _orphan, unchanged=False, check=_orphan_gone),
+    "half-written log line": Case(lambda r: ["train", "--config", "dcgan", "--name", "d", "--runs-dir", str(r),
+                                             "--steps", "6", *TINY_SET, "--set", "train.log_every=1"], 0, r"step:\s+6",
+                                  _half_line, unchanged=False, check=_steps_once),
     # 5: a missing GPU is not a corrupt checkpoint
     "cuda missing": Case(lambda r: ["generate", str(r / "d"), "--n", "2", "--device", "cuda"], 2,
                          r"CUDA is not available on this machine; use --device cpu \(the checkpoint is fine\)"),
@@ -441,3 +454,12 @@ def test_evaluate_says_how_many_images_it_used(tmp_path, capsys, private_cache):
     assert code == 0 and "Traceback" not in out
     assert "only 8 generated images were available, fewer than --n 20; all of them were used" in out
     assert "KID's std over subsets is not reported" in out and "KID std" not in out.split("note:")[0]
+
+
+def test_a_start_killed_before_its_first_checkpoint_leaves_no_duplicate_steps(runs):
+    over = TINY + ["train.log_every=1", "train.steps=3"]
+    mspgsen.train("dcgan", name="early", runs_dir=runs, log=quiet, overrides=over)
+    shutil.rmtree(runs / "early" / "checkpoints")  # as if killed after logging, before the first checkpoint
+    mspgsen.train("dcgan", name="early", runs_dir=runs, log=quiet, overrides=over)
+    steps = [json.loads(x)["step"] for x in (runs / "early" / "stats.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import signal
 import threading
 import time
@@ -143,7 +144,10 @@ class Trainer:
 
     def _resume_if_any(self) -> None:
         found = load_newest_readable(self.ckpt_dir, map_location=self.device, log=self.log)
-        if found is None:
+        if found is None:  # a start killed before its first checkpoint leaves lines that this start writes again
+            self.logger.truncate_after(0)
+            if self.is_main:
+                truncate_jsonl(self.run_dir / "metrics.jsonl", 0)
             return
         path, state = found
         require(state, path)
@@ -287,7 +291,9 @@ class Trainer:
             raise ConfigError("No training budget: set one of --steps, --kimg or --minutes (train.steps / train.kimg / train.minutes).")
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.yaml").write_text(dump_config(cfg))
+            tmp = self.run_dir / "config.yaml.tmp"  # atomic: a kill mid-write must not leave a config that refuses resume
+            tmp.write_text(dump_config(cfg))
+            os.replace(tmp, self.run_dir / "config.yaml")
         self._t0 = t0 = time.time()
         stopped = self._budget_reached(t0)
         if stopped:
