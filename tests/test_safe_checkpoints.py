@@ -106,3 +106,19 @@ def test_writing_anything_else_is_refused(tmp_path):
     with pytest.raises(TypeError, match="Payload"):
         check_plain({"a": [1, (2, Payload(tmp_path / "m"))]})
     assert not list(tmp_path.iterdir())
+
+
+def test_an_older_checkpoint_with_a_numpy_random_state_still_resumes(trained, tmp_path):
+    """Checkpoints written before the numpy state became a tensor hold a numpy array: plain data, still read."""
+    runs = tmp_path / "runs"
+    shutil.copytree(trained, runs)
+    path = runs / "d/checkpoints/ckpt-00000002.pt"
+    state = torch.load(path, weights_only=True)
+    name, keys, pos, has_gauss, cached = state["rng"]["numpy"]
+    state["rng"]["numpy"] = (name, keys.numpy().astype(np.uint32), pos, has_gauss, cached)  # the old layout
+    torch.save(state, path)
+    res = mspgsen.train("dcgan", name="d", runs_dir=runs, log=quiet, overrides=TINY + ["train.steps=3"])
+    assert res.step == 3
+    ref = mspgsen.train("dcgan", name="d", runs_dir=tmp_path / "ref", log=quiet, overrides=TINY + ["train.steps=3"])
+    a, b = (torch.load(r.checkpoint, weights_only=True)["method"]["nets"] for r in (res, ref))
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the restored numpy state continued the run exactly

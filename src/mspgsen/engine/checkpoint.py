@@ -131,6 +131,18 @@ def save_checkpoint(state: dict, folder: Path, step: int, keep_last: int, best: 
     return path
 
 
+def _legacy_numpy() -> list:
+    """The numpy array constructors that older mspgsen checkpoints hold (the numpy random state as an array).
+
+    Reading them builds an array from a dtype and raw bytes and calls nothing else, and whatever an array holds
+    still passes through the weights-only reader, so they are allowed for reading; new checkpoints store tensors.
+    """
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core
+    return [core.multiarray._reconstruct, np.ndarray, np.dtype]
+
+
 def _unsafe_names(path: Path) -> list[str]:
     try:
         from torch.serialization import get_unsafe_globals_in_checkpoint
@@ -146,7 +158,8 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict:
     if not path.is_file():
         raise CheckpointError(f"Checkpoint '{path}' does not exist.")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(_legacy_numpy()):
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
         text = str(e)
         if "GLOBAL" in text:  # the file asks for a class or function: code would run
