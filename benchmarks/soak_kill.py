@@ -102,6 +102,8 @@ def main() -> int:
     run = args.out / "killed"
     while kills < args.kills:
         before = latest_step(run)
+        if before >= args.steps:  # the budget was too small for this many kills
+            break
         proc = spawn(command(args, "killed"))
         wait = rng.uniform(0.0, args.max_wait)
         time.sleep(wait)
