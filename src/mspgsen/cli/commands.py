@@ -98,8 +98,10 @@ def run_train(args) -> int:
     name = args.name or (Path(args.config).stem if args.config else DEFAULT_PRESET)
     res = train(cfg, name=name, runs_dir=args.runs_dir, new=args.new)
     if res.signal:
-        print(f"interrupted by signal {res.signal} at step {res.step}; checkpoint {res.checkpoint} written, the same "
-              f"command resumes the run", file=sys.stderr)
+        import signal
+
+        print(f"interrupted by {signal.Signals(res.signal).name} at step {res.step}; checkpoint {res.checkpoint} written, "
+              f"the same command resumes the run", file=sys.stderr)
     print(f"run:        {res.run_dir}")
     print(f"step:       {res.step} ({res.kimg:.1f} kimg, stopped by {res.stopped_by})")
     if res.samples:

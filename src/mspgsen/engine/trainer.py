@@ -311,8 +311,10 @@ class Trainer:
             try:
                 self._loop(t0, bar, stop)
             except KeyboardInterrupt:  # the second Ctrl-C: stop at once, say truthfully what is on disk
-                raise Interrupted(f"Interrupted at once by a second Ctrl-C at step {self.step}; {self._kept()}, and "
-                                  f"the same command resumes from it.", code=130) from None
+                then = ("and the same command resumes from it" if latest_checkpoint(self.ckpt_dir)
+                        else "so the same command starts the run again")
+                raise Interrupted(f"Interrupted at once by a second Ctrl-C at step {self.step}; {self._kept()}, "
+                                  f"{then}.", code=130) from None
             finally:
                 if bar is not None:
                     bar.close()
