@@ -122,7 +122,7 @@ def save_checkpoint(state: dict, folder: Path, step: int, keep_last: int, best: 
             shutil.copyfile(path, tmp)
             os.replace(tmp, Path(folder) / "best.pt")
     except OSError as e:
-        last = [p for p in list_checkpoints(folder) if p != path or not best]
+        last = list_checkpoints(folder)  # the new file exists only if the write itself succeeded
         kept = f"the last good checkpoint {last[-1]} is kept" if last else "no earlier checkpoint exists"
         why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
         raise CheckpointError(f"Writing the checkpoint of step {step} to '{folder}' failed ({why}); {kept}. "
