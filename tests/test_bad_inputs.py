@@ -387,10 +387,14 @@ def _wait_for_training(run: Path, proc: subprocess.Popen, timeout: float = 120.0
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_an_interrupted_run_saves_then_exits_128_plus_the_signal(runs, tmp_path, sig, code):
-    proc = _spawn(["train", "--config", "dcgan", "--name", "s", "--runs-dir", str(runs), "--steps", "100000", *TINY_SET,
-                   "--set", "train.log_every=1"], tmp_path)
+def test_an_interrupted_run_saves_then_exits_128_plus_the_signal(runs, tmp_path, sig, code, capsys):
+    argv = ["train", "--config", "dcgan", "--name", "s", "--runs-dir", str(runs), "--steps", "100000", *TINY_SET,
+            "--set", "train.log_every=1"]
+    proc = _spawn(argv, tmp_path)
     _wait_for_training(runs / "s", proc)
+    if sig == signal.SIGINT:  # meanwhile, a second trainer of the same run is refused with the holder named
+        assert main(argv) == 2
+        assert f"is being trained by pid {proc.pid}" in capsys.readouterr().err
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
