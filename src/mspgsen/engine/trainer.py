@@ -32,6 +32,12 @@ from .logger import StatsLogger, WindowMean, truncate_jsonl
 from .rng import rng_state, seed_everything, set_rng_state
 
 
+#: What to do after a divergence: the same settings would diverge again at the same step (training is
+#: deterministic), and a resume refuses changed learning rates, so the way on is a new run.
+_RETRY = ("Lower the learning rates (optim.lr_g / optim.lr_d) or add a penalty and start the run over with --new "
+          "(the old folder is moved aside).")
+
+
 @dataclass
 class RunResult:
     run_dir: Path
@@ -219,8 +225,7 @@ class Trainer:
         if bad is not None:
             name, what = bad
             raise TrainingDiverged(f"The run diverged: tensor '{name}' {what} at step {self.step} (the limit is "
-                                   f"{WEIGHT_LIMIT:.0e}); it was not saved and {self._kept()}. Lower the learning "
-                                   f"rates (optim.lr_g / optim.lr_d), then resume.")
+                                   f"{WEIGHT_LIMIT:.0e}); it was not saved and {self._kept()}. {_RETRY}")
         return save_checkpoint(state, self.ckpt_dir, self.step, self.cfg.train.keep_last, best=best)
 
     def _kept(self) -> str:
@@ -243,8 +248,7 @@ class Trainer:
         if bad is not None:
             k, v = bad
             what = f"became {v}" if not math.isfinite(v) else f"reached {v:.3g} (the limit is {LOSS_LIMIT:.0e})"
-            raise TrainingDiverged(f"Loss '{k}' {what} at step {self.step + 1}; {self._kept()}. Lower the learning rates "
-                                   f"(optim.lr_g / optim.lr_d) or add a penalty, then resume.")
+            raise TrainingDiverged(f"Loss '{k}' {what} at step {self.step + 1}; {self._kept()}. {_RETRY}")
 
     def _maybe_evaluate(self) -> tuple[dict, bool]:
         ev = self.cfg.eval
