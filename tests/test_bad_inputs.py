@@ -176,6 +176,11 @@ CASES = {
     "half-written log line": Case(lambda r: ["train", "--config", "dcgan", "--name", "d", "--runs-dir", str(r),
                                              "--steps", "6", *TINY_SET, "--set", "train.log_every=1"], 0, r"step:\s+6",
                                   _half_line, unchanged=False, check=_steps_once),
+    "every checkpoint corrupt, resume": Case(lambda r: ["train", "--config", "dcgan", "--name", "d", "--runs-dir", str(r),
+                                                        "--steps", "6", *TINY_SET], 2,
+                                             r"No checkpoint in .* can be read .*start the run over with --new",
+                                             lambda r: [p.write_bytes(b"junk") for p in (r / "d" / "checkpoints").iterdir()],
+                                             unchanged=False, check=lambda r, out: _steps_once(r, out)),
     # 5: a missing GPU is not a corrupt checkpoint
     "cuda missing": Case(lambda r: ["generate", str(r / "d"), "--n", "2", "--device", "cuda"], 2,
                          r"CUDA is not available on this machine; use --device cpu \(the checkpoint is fine\)"),

@@ -117,8 +117,9 @@ def test_an_older_checkpoint_with_a_numpy_random_state_still_resumes(trained, tm
     name, keys, pos, has_gauss, cached = state["rng"]["numpy"]
     state["rng"]["numpy"] = (name, keys.numpy().astype(np.uint32), pos, has_gauss, cached)  # the old layout
     torch.save(state, path)
-    res = mspgsen.train("dcgan", name="d", runs_dir=runs, log=quiet, overrides=TINY + ["train.steps=3"])
-    assert res.step == 3
+    said = []
+    res = mspgsen.train("dcgan", name="d", runs_dir=runs, log=said.append, overrides=TINY + ["train.steps=3"])
+    assert res.step == 3 and any("from ckpt-00000002.pt (step 2" in x for x in said), said
     ref = mspgsen.train("dcgan", name="d", runs_dir=tmp_path / "ref", log=quiet, overrides=TINY + ["train.steps=3"])
     a, b = (torch.load(r.checkpoint, weights_only=True)["method"]["nets"] for r in (res, ref))
     assert all(torch.equal(a[k], b[k]) for k in a)  # the restored numpy state continued the run exactly

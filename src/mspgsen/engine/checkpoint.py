@@ -140,7 +140,8 @@ def _legacy_numpy() -> list:
     import numpy as np
 
     core = getattr(np, "_core", None) or np.core
-    return [core.multiarray._reconstruct, np.ndarray, np.dtype]
+    numeric = [type(np.dtype(c)) for c in "?bhilqBHILQefdgFDG"]  # bool, ints, floats, complex: no object dtype
+    return [core.multiarray._reconstruct, np.ndarray, np.dtype, *dict.fromkeys(numeric)]
 
 
 def _unsafe_names(path: Path) -> list[str]:
@@ -162,7 +163,7 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict:
             state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
         text = str(e)
-        if "GLOBAL" in text:  # the file asks for a class or function: code would run
+        if "GLOBAL" in text or "allowlisted" in text:  # the file asks for a class or function: code would run
             names = _unsafe_names(path)
             named = f" (it names {', '.join(names)})" if names else ""
             raise CheckpointError(f"Checkpoint '{path}' needs more than tensors and plain data to load{named}; mspgsen "
@@ -201,18 +202,23 @@ def move_aside(path: Path) -> Optional[Path]:
 
 def load_newest_readable(folder: Path, map_location: Any = "cpu",
                          log: Callable[[str], None] = print) -> Optional[tuple[Path, dict]]:
-    """The newest checkpoint of ``folder`` that can be read, with a note for each unreadable one moved aside.
+    """The newest checkpoint of ``folder`` that can be read, with a note for each unreadable one moved aside;
+    None when the folder holds no checkpoint at all.
 
     Only files that cannot be read at all are passed over; a file refused for its content (code, another format)
     stops with its sentence, since going around it silently would hide tampering.
     """
-    for path in reversed(list_checkpoints(folder)):
+    paths = list_checkpoints(folder)
+    for path in reversed(paths):
         try:
             return path, load_checkpoint(path, map_location=map_location)
         except UnreadableCheckpoint as e:
             aside = move_aside(path)
             where = f"moved aside to {aside.name}" if aside else "left in place (the folder is not writable)"
             log(f"note: {e} It was {where}; using the checkpoint before it.")
+    if paths:  # starting over silently would rewrite the run's logs from step 0
+        raise CheckpointError(f"No checkpoint in '{folder}' can be read (the unreadable ones were moved aside as "
+                              f"*.unreadable); start the run over with --new, which moves the folder aside.")
     return None
 
 

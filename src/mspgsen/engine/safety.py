@@ -66,9 +66,7 @@ def load_for_sampling(path: Path, map_location: Any = "cpu",
     path = Path(path)
     if _NAME.match(path.name) and path.parent.name == "checkpoints" and path == latest_checkpoint(path.parent):
         found = load_newest_readable(path.parent, map_location=map_location, log=log)
-        if found is None:
-            raise CheckpointError(f"No checkpoint of '{path.parent.parent}' can be read (the unreadable ones were moved "
-                                  f"aside as *.unreadable); train the run again.")
+        assert found is not None  # the folder holds at least ``path``; none readable raises
         path, state = found
     else:
         state = load_checkpoint(path, map_location=map_location)
