@@ -45,7 +45,7 @@ def make_config(data: str, variant: str, seed: int, steps: int) -> dict:
     toy = data in TOY
     control = {}
     if variant in ("apfl", "both"):
-        control["apfl"] = APFL_OPTS if toy else APFL_OPTS_IMG
+        control["apfl"] = {**(APFL_OPTS if toy else APFL_OPTS_IMG), "horizon": steps}  # stages as shares of this budget
     if variant in ("dqn", "both"):
         control["dqn"] = DQN_OPTS if toy else DQN_OPTS_IMG
     train = {"steps": steps, "progress": False, "tensorboard": False, "ema_kimg": 0, "sample_every": 10 ** 6,

@@ -7,8 +7,20 @@
 """
 __version__ = "0.1.0"
 
-from .api import GeneratorHandle, load_generator, train  # noqa: E402
-from .config import Config, load_config  # noqa: E402
 from .errors import MspgsenError  # noqa: E402
+
+#: Public names and the module that defines each. They are imported on first use, so that ``mspgsen --help`` and
+#: a Ctrl-C while torch is still loading reach the CLI's handlers instead of a traceback from an import.
+_LAZY = {"GeneratorHandle": "api", "load_generator": "api", "train": "api", "Config": "config", "load_config": "config"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mspgsen' has no attribute '{name}'")
 
 __all__ = ["Config", "GeneratorHandle", "MspgsenError", "__version__", "load_config", "load_generator", "train"]

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .config import Config, config_from_dict, load_config
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError, MspgsenError
 
 
 def _as_config(config: Any, overrides: Iterable[str] = ()) -> Config:
@@ -27,14 +27,33 @@ def train(config: Any = None, *, name: Optional[str] = None, runs_dir: str | Pat
 
     ``config`` is a :class:`Config`, a raw mapping, a preset name or a YAML path (None: the default preset).
     """
+    from .engine.checkpoint import clean_orphans
     from .engine.distributed import dist_info
+    from .engine.lock import RunLock
     from .engine.run import prepare_run_dir
     from .engine.trainer import Trainer
 
     cfg = _as_config(config, overrides)
     cfg, run_dir = prepare_run_dir(cfg, name or cfg.model.name, runs_dir, new, log=log)
     rank, world = dist_info()
-    return Trainer(cfg, run_dir, rank=rank, world_size=world, log=log).run()
+    if rank != 0:
+        return Trainer(cfg, run_dir, rank=rank, world_size=world, log=log).run()
+    make_run_dir(run_dir)
+    with RunLock(run_dir, log=log):  # one writer per run; orphans of a killed write go only while we hold it
+        clean_orphans(run_dir / "checkpoints", log=log)
+        return Trainer(cfg, run_dir, rank=rank, world_size=world, log=log).run()
+
+
+def make_run_dir(run_dir: Path) -> None:
+    """Create the run folder, or say in one sentence why it cannot be (a file in the way, no permission)."""
+    try:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        probe = Path(run_dir) / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"Cannot write the run folder '{run_dir}' ({e.strerror or e}); choose a --runs-dir you can "
+                          f"write to (a folder, not a file).") from None
 
 
 class GeneratorHandle(nn.Module):
@@ -69,14 +88,20 @@ class GeneratorHandle(nn.Module):
         return torch.stack(zs).to(self.device)
 
 
-def load_generator(run: str | Path, *, runs_dir: str | Path = "runs", device: str = "cpu", ema: bool = True) -> GeneratorHandle:
-    """Load the generator of a run folder, run name or checkpoint file; needs neither the data nor a config file."""
-    from .engine.build import build_method, spec_from_dict
-    from .engine.checkpoint import load_checkpoint
-    from .engine.run import find_checkpoint
+def load_generator(run: str | Path, *, runs_dir: str | Path = "runs", device: str = "cpu", ema: bool = True,
+                   log=print) -> GeneratorHandle:
+    """Load the generator of a run folder, run name or checkpoint file; needs neither the data nor a config file.
 
+    The checkpoint is read as data only (no code runs); an unreadable latest checkpoint of a run folder is moved
+    aside for the newest readable one, and one that belongs to another model than the folder's is refused.
+    """
+    from .engine.build import build_method, spec_from_dict
+    from .engine.run import find_checkpoint
+    from .engine.safety import check_device, load_for_sampling
+
+    check_device(device)
     path = find_checkpoint(run, runs_dir)
-    state = load_checkpoint(path, map_location=device)
+    path, state = load_for_sampling(path, map_location=device, log=log)
     cfg = config_from_dict(state["config"])
     spec = spec_from_dict(state["spec"])
     method = build_method(cfg, spec, torch.device(device))

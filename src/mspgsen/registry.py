@@ -49,6 +49,10 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
                 errors.append(e)
         raise ConfigError(f"'{where}' must be {' or '.join(_type_name(a) for a in args)}, got {value!r}.")
     if origin is typing.Literal:
+        if isinstance(value, bool) and not any(isinstance(a, bool) for a in args):
+            # YAML 1.1 (PyYAML) reads off/on/no/yes as booleans; a choice spelled so means the word as written
+            word = {False: ("off", "no", "false"), True: ("on", "yes", "true")}[value]
+            value = next((w for w in word if w in args), value)
         if value not in args:
             raise ConfigError(f"'{where}' must be one of {', '.join(map(repr, args))}, got {value!r}.{suggest(str(value), map(str, args))}")
         return value

@@ -1,9 +1,14 @@
 """The train, generate and interpolate verbs."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import MspgsenError
+
+#: Seeds are 64-bit (torch.Generator.manual_seed); more images than this in one command is surely a typo.
+MAX_SEED = 2**63 - 1
+MAX_IMAGES = 1_000_000
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -12,15 +17,36 @@ def parse_seeds(text: str) -> list[int]:
     try:
         for part in (p.strip() for p in text.split(",")):
             if "-" in part:
-                a, b = part.split("-", 1)
-                out.extend(range(int(a), int(b) + 1))
+                out.extend(_seed_range(part))
             elif part:
                 out.append(int(part))
-    except ValueError:
-        raise MspgsenError(f"Seeds '{text}' must look like 0-63 or 0,7,3.") from None
+    except (ValueError, OverflowError, MemoryError):
+        raise MspgsenError(f"Seeds '{text}' must look like 0-63 or 0,7,3, with at most {MAX_IMAGES} seeds.") from None
     if not out:
         raise MspgsenError(f"Seeds '{text}' name no seed; use e.g. 0-63 or 0,7,3.")
+    big = [s for s in out if s > MAX_SEED]
+    if big:
+        raise MspgsenError(f"Seed {big[0]} is too large: seeds go from 0 to {MAX_SEED}.")
+    if len(out) > MAX_IMAGES:
+        raise MspgsenError(f"Seeds '{text}' name {len(out)} images; at most {MAX_IMAGES} per command.")
     return out
+
+
+def _seed_range(text: str) -> range:
+    a, b = text.split("-", 1)
+    lo, hi = int(a), int(b)
+    if hi - lo + 1 > MAX_IMAGES:
+        raise ValueError(text)
+    return range(lo, hi + 1)
+
+
+def make_dir(path: Path, what: str) -> Path:
+    """Create an output folder, or say in one sentence why it cannot be (a file in the way, no permission)."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MspgsenError(f"{what} '{path}' cannot be created ({e.strerror or e}); give a folder you can write to.") from None
+    return Path(path)
 
 
 def add_train(sub, fmt) -> None:
@@ -71,13 +97,18 @@ def run_train(args) -> int:
 
     name = args.name or (Path(args.config).stem if args.config else DEFAULT_PRESET)
     res = train(cfg, name=name, runs_dir=args.runs_dir, new=args.new)
+    if res.signal:
+        import signal
+
+        print(f"interrupted by {signal.Signals(res.signal).name} at step {res.step}; checkpoint {res.checkpoint} written, "
+              f"the same command resumes the run", file=sys.stderr)
     print(f"run:        {res.run_dir}")
     print(f"step:       {res.step} ({res.kimg:.1f} kimg, stopped by {res.stopped_by})")
     if res.samples:
         print(f"samples:    {res.samples}")
     if res.checkpoint:
         print(f"checkpoint: {res.checkpoint}")
-    return 0
+    return res.exit_code  # 130 / 143 when a signal stopped it, so scripts can tell it from a finished run
 
 
 def add_generate(sub, fmt) -> None:
@@ -117,6 +148,8 @@ def run_generate(args) -> int:
     from ..engine.run import find_checkpoint
     from ..utils.images import save_grid
 
+    if args.n is not None and not 1 <= args.n <= MAX_IMAGES:
+        raise MspgsenError(f"--n must be between 1 and {MAX_IMAGES}, got {args.n}.")
     seeds = parse_seeds(args.seeds) if args.seeds else list(range(args.n or 64))
     handle = load_generator(args.run, runs_dir=args.runs_dir, device=args.device, ema=not args.no_ema)
     run_dir = find_checkpoint(args.run, args.runs_dir).parent.parent
@@ -130,11 +163,11 @@ def run_generate(args) -> int:
         out = Path(args.out) if args.out else run_dir / "generated" / f"grid-step{handle.step}.png"
         if out.suffix.lower() != ".png":
             out = out / f"grid-step{handle.step}.png"
+        make_dir(out.parent, "--out folder")
         save_grid(images, out)
         print(out)
     else:
-        folder = Path(args.out) if args.out else run_dir / "generated" / f"step{handle.step}"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_dir(Path(args.out) if args.out else run_dir / "generated" / f"step{handle.step}", "--out folder")
         for s, im in zip(seeds, images):
             save_grid(im[None], folder / f"seed{s:05d}.png", padding=0)
         print(f"{len(seeds)} images in {folder}")
@@ -192,7 +225,7 @@ def run_interpolate(args) -> int:
         y = torch.full((len(z),), args.label or 0, dtype=torch.long, device=handle.device)
     with torch.no_grad():
         frames = torch.cat([handle(z[i : i + 64], None if y is None else y[i : i + 64]).cpu() for i in range(0, len(z), 64)])
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(out.parent, "--out folder")
     if out.suffix.lower() == ".gif":
         save_gif(list(frames), out)
     else:

@@ -66,8 +66,9 @@ class APFLOptions:
     fm_step: float = 0.5  # Feature-matching weight added on each stall.
     fm_max: float = 5.0  # Most feature-matching weight the stall rule adds.
     stages: Literal["off", "schedule", "monitor"] = "monitor"  # How stage switches are made (off: always middle).
-    early_end: float = 0.15  # Share of train.steps at which the early stage ends (monitor mode: at the latest).
-    late_start: float = 0.75  # Share of train.steps at which the late stage starts (monitor mode: at the latest).
+    horizon: int = 10000  # Steps that early_end and late_start are shares of (fixed, so resuming never moves a stage point).
+    early_end: float = 0.15  # Share of the horizon at which the early stage ends (monitor mode: at the latest).
+    late_start: float = 0.75  # Share of the horizon at which the late stage starts (monitor mode: at the latest).
     early_noise: float = 0.05  # Early stage: instance-noise floor (simplified D feedback).
     early_smoothing: float = 0.2  # Early stage: label-smoothing floor.
     early_lr_d: float = 0.5  # Early stage: multiplier of lr_d.
@@ -81,7 +82,7 @@ class APFLOptions:
     meta_c: float = 0.5  # Exploration constant of the bandit.
 
     def check(self, where: str) -> None:
-        for k in ("every", "stall_window", "meta_episode", "max_g_steps"):
+        for k in ("every", "stall_window", "meta_episode", "max_g_steps", "horizon"):
             if getattr(self, k) < 1:
                 raise ConfigError(f"'{where}.{k}' must be at least 1, got {getattr(self, k)}.")
         if not 0.0 < self.acc_low < self.acc_high <= 1.0:
@@ -92,10 +93,6 @@ class APFLOptions:
             raise ConfigError(f"'{where}.early_end' and '{where}.late_start' must satisfy 0 <= early_end <= late_start <= 1.")
         if self.meta == "bandit" and (not self.meta_acc or not self.meta_fm):
             raise ConfigError(f"'{where}.meta_acc' and '{where}.meta_fm' need at least one value each for the bandit.")
-
-    def check_config(self, cfg: Any) -> None:
-        if self.enabled and self.stages == "schedule" and not cfg.train.steps:
-            raise ConfigError("'control.apfl.stages: schedule' needs a step budget; set 'train.steps' or use stages: monitor.")
 
 
 @CONTROLLERS.register("apfl", options=APFLOptions)
@@ -114,7 +111,9 @@ class APFL(Controller):
     def __init__(self, options: APFLOptions, cfg: Any) -> None:
         super().__init__(options, cfg)
         o = options
-        self.total = int(getattr(getattr(cfg, "train", None), "steps", 0) or 0)
+        # Stage points are shares of a fixed horizon, not of train.steps: the budget may grow when a run is resumed,
+        # and N + N steps must switch stages where 2N steps in one go do.
+        self.total = int(o.horizon)
         self.monitor = PerformanceMonitor(beta=o.ema)
         self.meta: Optional[MetaTargets] = (MetaTargets(o.meta_acc, o.meta_fm, o.meta_episode, o.meta_c)
                                             if o.meta == "bandit" else None)
@@ -242,7 +241,7 @@ class APFL(Controller):
         return False
 
     def _scheduled_stage(self, step: int) -> bool:
-        """Switches at shares of ``train.steps`` (the schedule; in monitor mode the latest points)."""
+        """Switches at shares of ``horizon`` (the schedule; in monitor mode the latest points)."""
         o = self.options
         if o.stages == "off" or not self.total:
             return False

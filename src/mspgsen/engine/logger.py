@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 
@@ -72,5 +73,14 @@ def truncate_jsonl(path: Path, step: int) -> None:
     path = Path(path)
     if not path.exists():
         return
-    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
-    path.write_text("".join(ln + "\n" for ln in keep))
+    keep = []
+    for ln in path.read_text().splitlines():
+        try:
+            row = json.loads(ln)
+        except ValueError:  # the half-written last line of a killed process
+            continue
+        if isinstance(row, dict) and row.get("step", 0) <= step:
+            keep.append(ln)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(ln + "\n" for ln in keep))
+    os.replace(tmp, path)  # a kill now leaves the old log or the new one, never half of it

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import random
+import os
 import signal
 import threading
 import time
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 
 from ..config import Config, dump_config
@@ -24,13 +23,21 @@ from ..contract import QUALITY, ControlContext, Knobs
 from ..control.base import build_controllers
 from ..data import DataStream, ImageArray, make_sampler
 from ..data.prepare import prepare_training_data
-from ..errors import CheckpointError, ConfigError, TrainingDiverged
+from ..errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
 from ..models.base import DataSpec
 from .build import build_method, data_spec, resolve_device
-from .checkpoint import check_same_model, latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import check_same_model, latest_checkpoint, load_newest_readable, require, save_checkpoint
+from .health import LOSS_LIMIT, WEIGHT_LIMIT, bad_loss, bad_tensor
 from .ema import ema_beta, make_ema, update_ema
 from .logger import StatsLogger, WindowMean, truncate_jsonl
 from .quality import QualityProbe
+from .rng import rng_state, seed_everything, set_rng_state
+
+
+#: What to do after a divergence: the same settings would diverge again at the same step (training is
+#: deterministic), and a resume refuses changed learning rates, so the way on is a new run.
+_RETRY = ("Lower the learning rates (optim.lr_g / optim.lr_d) or add a penalty and start the run over with --new "
+          "(the old folder is moved aside).")
 
 
 @dataclass
@@ -41,23 +48,31 @@ class RunResult:
     checkpoint: Optional[Path]
     samples: Optional[Path]
     stopped_by: str  # 'steps', 'kimg', 'minutes', 'interrupted' or 'done-already'
+    signal: int = 0  # the signal that interrupted the run (SIGINT, SIGTERM), 0 when it was not interrupted
+
+    @property
+    def exit_code(self) -> int:
+        """What the CLI exits with: 0 for a finished run, 128 + the signal for an interrupted one (130, 143)."""
+        return 128 + self.signal if self.signal else 0
 
 
 class StopRequest:
     """Turns the first Ctrl-C (SIGINT) or SIGTERM into a request to stop at the end of the current step.
 
     The loop then writes a checkpoint of a consistent state and returns, so the same command resumes exactly.
-    A second Ctrl-C interrupts at once (the last periodic checkpoint is still there).
+    A second Ctrl-C interrupts at once (the last periodic checkpoint, if any, is still there).
     """
 
     def __init__(self) -> None:
         self.requested = False
+        self.signum = 0
         self._old: dict = {}
 
     def _handle(self, signum, frame) -> None:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = True
+        self.signum = signum
 
     def __enter__(self) -> "StopRequest":
         if threading.current_thread() is threading.main_thread():
@@ -68,27 +83,6 @@ class StopRequest:
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class Trainer:
@@ -107,6 +101,9 @@ class Trainer:
         self.data: ImageArray = prepare_training_data(cfg.data)
         if self.data.skipped:
             self.log(f"note: {self.data.skipped_message()}")
+        if len(self.data) < t.batch_size * world_size:
+            self.log(f"note: the data has {len(self.data)} item(s), fewer than one batch of {t.batch_size * world_size}; "
+                     f"every batch repeats them (several passes over the data per step).")
         self.spec: DataSpec = data_spec(cfg, self.data)
         self.method = build_method(cfg, self.spec, self.device)
         self.G_ema = make_ema(self.method.G) if t.ema_kimg > 0 else None
@@ -159,10 +156,14 @@ class Trainer:
         }
 
     def _resume_if_any(self) -> None:
-        path = latest_checkpoint(self.ckpt_dir)
-        if path is None:
+        found = load_newest_readable(self.ckpt_dir, map_location=self.device, log=self.log)
+        if found is None:  # a start killed before its first checkpoint leaves lines that this start writes again
+            self.logger.truncate_after(0)
+            if self.is_main:
+                truncate_jsonl(self.run_dir / "metrics.jsonl", 0)
             return
-        state = load_checkpoint(path, map_location=self.device)
+        path, state = found
+        require(state, path)
         check_same_model(state, self.cfg.model.name, path)
         missing = set(state["controllers"]) ^ set(self.controllers)
         if missing:
@@ -225,9 +226,20 @@ class Trainer:
         return path
 
     def save(self, best: bool = False) -> Optional[Path]:
+        """Write a checkpoint of the current state, after checking it is healthy (:mod:`.health`)."""
         if not self.is_main:
             return None
-        return save_checkpoint(self.state_dict(), self.ckpt_dir, self.step, self.cfg.train.keep_last, best=best)
+        state = self.state_dict()
+        bad = bad_tensor({"G/D": state["method"]["nets"], "G_ema": state["G_ema"] or {}})
+        if bad is not None:
+            name, what = bad
+            raise TrainingDiverged(f"The run diverged: tensor '{name}' {what} at step {self.step} (the limit is "
+                                   f"{WEIGHT_LIMIT:.0e}); it was not saved and {self._kept()}. {_RETRY}")
+        return save_checkpoint(state, self.ckpt_dir, self.step, self.cfg.train.keep_last, best=best)
+
+    def _kept(self) -> str:
+        last = latest_checkpoint(self.ckpt_dir)
+        return f"the last good checkpoint {last} is kept" if last else "no checkpoint had been written yet"
 
     # -- the loop --------------------------------------------------------------------------------------------
     def _budget_reached(self, t0: float) -> Optional[str]:
@@ -241,12 +253,11 @@ class Trainer:
         return None
 
     def _check_finite(self, stats: dict[str, float]) -> None:
-        for k, v in stats.items():
-            if k.startswith("loss") and not math.isfinite(v):
-                last = latest_checkpoint(self.ckpt_dir)
-                keep = f"the last good checkpoint {last} is kept" if last else "no checkpoint had been written yet"
-                raise TrainingDiverged(f"Loss '{k}' became {v} at step {self.step + 1}; {keep}. Lower the learning rates "
-                                       f"(optim.lr_g / optim.lr_d) or add a penalty, then resume.")
+        bad = bad_loss(stats)
+        if bad is not None:
+            k, v = bad
+            what = f"became {v}" if not math.isfinite(v) else f"reached {v:.3g} (the limit is {LOSS_LIMIT:.0e})"
+            raise TrainingDiverged(f"Loss '{k}' {what} at step {self.step + 1}; {self._kept()}. {_RETRY}")
 
     def _maybe_evaluate(self) -> tuple[dict, bool]:
         ev = self.cfg.eval
@@ -293,7 +304,9 @@ class Trainer:
             raise ConfigError("No training budget: set one of --steps, --kimg or --minutes (train.steps / train.kimg / train.minutes).")
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.yaml").write_text(dump_config(cfg))
+            tmp = self.run_dir / "config.yaml.tmp"  # atomic: a kill mid-write must not leave a config that refuses resume
+            tmp.write_text(dump_config(cfg))
+            os.replace(tmp, self.run_dir / "config.yaml")
         self._t0 = t0 = time.time()
         stopped = self._budget_reached(t0)
         if stopped:
@@ -310,13 +323,19 @@ class Trainer:
         with StopRequest() as stop:
             try:
                 self._loop(t0, bar, stop)
+            except KeyboardInterrupt:  # the second Ctrl-C: stop at once, say truthfully what is on disk
+                then = ("and the same command resumes from it" if latest_checkpoint(self.ckpt_dir)
+                        else "so the same command starts the run again")
+                raise Interrupted(f"Interrupted at once by a second Ctrl-C at step {self.step}; {self._kept()}, "
+                                  f"{then}.", code=130) from None
             finally:
                 if bar is not None:
                     bar.close()
                 self.logger.close()
         if stop.requested:
             self.log(f"stopped on request at step {self.step}; checkpoint written, the same command resumes the run")
-        return RunResult(self.run_dir, self.step, self.kimg, self._last_ckpt, self._last_samples, self._stopped_by)
+        return RunResult(self.run_dir, self.step, self.kimg, self._last_ckpt, self._last_samples, self._stopped_by,
+                         stop.signum if stop.requested else 0)
 
     def _loop(self, t0: float, bar, stop: StopRequest) -> None:
         t = self.cfg.train
