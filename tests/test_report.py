@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -94,6 +95,9 @@ def test_report_renders_in_a_real_browser(two_runs, tmp_path):
     r = subprocess.run([browser, *flags, "--window-size=1280,2400", f"--screenshot={shot}", page.as_uri()],
                        capture_output=True, text=True, timeout=120)
     assert shot.is_file(), f"chromium wrote no screenshot: {r.stderr[-500:]}"
+    keep = os.environ.get("MSPGSEN_KEEP_SCREENSHOT")  # a path: keep the screenshot to look at it
+    if keep:
+        shutil.copyfile(shot, keep)
     # The DOM after load, with a probe that counts images that failed to decode (broken images).
     probe = tmp_path / "probe.html"
     probe.write_text(page.read_text().replace("</body>", CHECK + "</body>"))

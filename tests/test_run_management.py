@@ -71,7 +71,9 @@ def test_closest_preset_counts_the_keys_that_differ():
     assert closest_preset(base) == "wgan-gp"
     base["optim"]["lr_d"] = 1e-3
     base["train"]["steps"] = 99  # the budget does not count
-    assert closest_preset(base) == "wgan-gp +1"
+    assert closest_preset(base) == "wgan-gp, 1 key"
+    base["control"] = {"apfl": {"enabled": True}}
+    assert closest_preset(base) == "wgan-gp +apfl, 1 key"
 
 
 def test_resume_by_name_alone_uses_the_stored_config(runs, capsys):

@@ -82,3 +82,13 @@ def test_evaluate_says_when_it_trains_the_classifier_and_caches_it(private_cache
     assert "training the class-score classifier on fashion-mnist-subset" in capsys.readouterr().err
     classifier.load_classifier("fashion-mnist-subset", 32, epochs=1)  # second time: from the cache, silently
     assert calls == [1] and capsys.readouterr().err == ""
+
+
+def test_evaluate_api_returns_the_metrics(runs):
+    over = ["model.name=mlp", "data.source=ring8", "train.batch_size=50", "train.progress=false", "train.tensorboard=false",
+            "train.steps=5"]
+    mspgsen.train("dcgan", name="toy", runs_dir=runs, overrides=over, log=quiet)
+    res = mspgsen.evaluate("toy", runs_dir=runs, metrics="modes", n=400)
+    assert res["ref"] == "ring8" and res["n_fake"] == 400 and 0 <= res["modes_covered"] <= 8
+    with pytest.raises(MspgsenError, match="either a run or images"):
+        mspgsen.evaluate()

@@ -65,25 +65,36 @@ _IGNORED = ("train.steps", "train.kimg", "train.minutes", "train.progress", "tra
             "train.device", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_last")
 
 
-def closest_preset(cfg: dict, tables: Optional[dict[str, dict]] = None) -> str:
-    """The preset the resolved config differs least from (same model and method), and how many keys differ.
+def _controllers(flat: dict) -> set[str]:
+    return {k.split(".")[1] for k, v in flat.items() if k.startswith("control.") and k.endswith(".enabled") and v}
 
-    Run folders store the resolved config, not the preset's name, so this recovers it for the listing.
+
+def closest_preset(cfg: dict, tables: Optional[dict[str, dict]] = None) -> str:
+    """The preset the resolved config differs least from (same model and method), and how it differs.
+
+    Run folders store the resolved config, not the preset's name, so this recovers it for the listing. Controllers
+    switched on beyond the preset's are named ('dcgan +apfl'); other keys are counted ('dcgan +apfl, 2 keys').
     """
     from .run import _flatten
 
     tables = _preset_tables() if tables is None else tables
     flat = _flatten(cfg)
-    best: Optional[tuple[int, str]] = None
+    best: Optional[tuple[int, str, dict]] = None
     for name, ref in tables.items():
         if ref.get("model.name") != flat.get("model.name") or ref.get("method.name") != flat.get("method.name"):
             continue
-        diff = sum(1 for k in set(ref) | set(flat) if k not in _IGNORED and ref.get(k) != flat.get(k))
+        diff = sum(1 for k in set(ref) | set(flat)
+                   if k not in _IGNORED and not k.startswith("control.") and ref.get(k) != flat.get(k))
+        diff += len(_controllers(ref) ^ _controllers(flat))
         if best is None or diff < best[0]:
-            best = (diff, name)
+            best = (diff, name, ref)
     if best is None:
         return "-"
-    return best[1] + (f" +{best[0]}" if best[0] else "")
+    diff, name, ref = best
+    extra = sorted(_controllers(flat) - _controllers(ref))
+    keys = diff - len(_controllers(ref) ^ _controllers(flat))
+    out = name + "".join(f" +{c}" for c in extra)
+    return out + (f", {keys} key{'s' * (keys != 1)}" if keys else "")
 
 
 def run_info(run_dir: Path, tables: Optional[dict[str, dict]] = None) -> Optional[RunInfo]:
