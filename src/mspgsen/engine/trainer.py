@@ -305,7 +305,8 @@ class Trainer:
         self._last_ckpt, self._last_samples, self._stopped_by = None, None, ""
         bar = None
         if t.progress and self.is_main:
-            bar = TrainingBar(t, self.step, self.stream.images_seen, t.batch_size, t0)
+            world = self.world_size
+            bar = TrainingBar(t, self.step, self.stream.images_seen * world, t.batch_size * world, t0)
         if self.is_main:
             write_status(self.run_dir, "running", self.step, self.kimg)
         state, note = "interrupted", ""
@@ -354,7 +355,7 @@ class Trainer:
                 postfix = (f"img/s {row['images_per_s']:.0f} D {row.get('loss_d', float('nan')):.3f} "
                            f"G {row.get('loss_g', float('nan')):.3f}")
             if bar is not None:
-                bar.advance(self.step, self.stream.images_seen, postfix)
+                bar.advance(self.step, self.stream.images_seen * self.world_size, postfix)
                 postfix = None
             stopped = self._budget_reached(t0) or ("interrupted" if stop.requested else None)
             if self.step % t.sample_every == 0 or stopped:
