@@ -30,13 +30,18 @@ def two_runs(tmp_path_factory):
     return runs
 
 
+@pytest.fixture(scope="module")
+def side_by_side(two_runs, tmp_path_factory):
+    """The report of both runs, written once for the tests that read it (matplotlib takes seconds)."""
+    return mspgsen.report([two_runs / "base", two_runs / "fast-d"], tmp_path_factory.mktemp("page") / "report.html")
+
+
 def _imgs(page: str) -> list[str]:
     return re.findall(r'<img [^>]*src="([^"]*)"', page)
 
 
-def test_one_file_with_everything_inlined(two_runs, tmp_path):
-    out = mspgsen.report([two_runs / "base", two_runs / "fast-d"], tmp_path / "r.html")
-    page = out.read_text()
+def test_one_file_with_everything_inlined(side_by_side):
+    page = side_by_side.read_text()
     srcs = _imgs(page)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "http://" not in page and "https://" not in page and "<link" not in page and "<script" not in page
@@ -52,8 +57,8 @@ def test_one_file_with_everything_inlined(two_runs, tmp_path):
     assert "123.4" in page  # the evaluation's FID in the final table
 
 
-def test_several_runs_show_only_the_keys_that_differ(two_runs, tmp_path):
-    page = mspgsen.report([two_runs / "base", two_runs / "fast-d"], tmp_path / "r.html").read_text()
+def test_several_runs_show_only_the_keys_that_differ(two_runs, side_by_side, tmp_path):
+    page = side_by_side.read_text()
     cfg = page.split("what differs</h2>", 1)[1]
     assert "optim.lr_d" in cfg and "0.0004" in cfg
     assert "model.ngf" not in cfg and "optim.lr_g" not in cfg
@@ -84,12 +89,12 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-def test_report_renders_in_a_real_browser(two_runs, tmp_path):
+def test_report_renders_in_a_real_browser(side_by_side, tmp_path):
     browser = _browser()
     if browser is None:
         pytest.skip("no headless browser here: install Debian's chromium (apt-get install chromium; `make test` does "
                     "it as root) to check the report renders")
-    page = mspgsen.report([two_runs / "base", two_runs / "fast-d"], tmp_path / "report.html")
+    page = side_by_side
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}"]
     shot = tmp_path / "shot.png"
     r = subprocess.run([browser, *flags, "--window-size=1280,2400", f"--screenshot={shot}", page.as_uri()],
