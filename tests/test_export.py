@@ -76,3 +76,11 @@ def test_cfg_is_refused_with_a_sentence(tmp_path, capsys):
 def test_unknown_format_is_named(trained):
     with pytest.raises(MspgsenError, match="torchscript, onnx"):
         mspgsen.export(trained / "plain", "tflite")
+
+
+def test_missing_onnx_says_how_to_install(trained, monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if the export extra were not installed
+    with pytest.raises(MspgsenError, match=r"pip install -e '\.\[export\]'"):
+        mspgsen.export(trained / "plain", "onnx", tmp_path / "g.onnx")

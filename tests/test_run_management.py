@@ -80,8 +80,8 @@ def test_resume_by_name_alone_uses_the_stored_config(runs, capsys):
     assert _train(runs, "shoes", "model.ngf=16") == 0
     capsys.readouterr()
     assert main(["train", "--name", "shoes", "--steps", "3", "--runs-dir", str(runs)]) == 0  # no --config, no --set
-    out = capsys.readouterr().out
-    assert "using its stored config" in out and "step:       3" in out
+    cap = capsys.readouterr()
+    assert "using its stored config" in cap.err and "step:       3" in cap.out
     assert "ngf: 16" in (runs / "shoes/config.yaml").read_text()
 
 

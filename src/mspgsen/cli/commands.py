@@ -1,6 +1,7 @@
 """The train, generate and interpolate verbs."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import MspgsenError
@@ -69,7 +70,7 @@ def run_train(args) -> int:
     name = args.name or (Path(args.config).stem if args.config else DEFAULT_PRESET)
     stored = None if args.config else stored_config(args.runs_dir, name)
     if stored is not None:
-        print(f"run '{name}': using its stored config {stored} (pass --config to name another)")
+        print(f"run '{name}': using its stored config {stored} (pass --config to name another)", file=sys.stderr)
     cfg = load_config(str(stored) if stored else (args.config or DEFAULT_PRESET), _train_overrides(args))
     if args.dry_run:
         print(dry_run_text(cfg), end="")

@@ -56,7 +56,8 @@ def add_runs(sub, fmt) -> None:
     p = sub.add_parser("runs", help="list the runs: preset, data, steps, kimg, latest FID, state, age", formatter_class=fmt,
                        description="One line per run folder under --runs-dir, most recently active first. The preset "
                                    "column is the preset the run's config is closest to, with the number of keys that "
-                                   "differ; state is running, finished, interrupted or diverged.")
+                                   "differ; state is running, finished, interrupted or diverged ('stopped' for runs "
+                                   "written before run states were recorded).")
     p.add_argument("--runs-dir", default="runs", help="folder that holds the runs")
     p.add_argument("--json", action="store_true", help="one JSON object per run instead of a table")
     p.set_defaults(func=run_runs)
