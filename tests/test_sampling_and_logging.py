@@ -47,6 +47,8 @@ def test_progress_total_follows_the_budget():
     cfg = types.SimpleNamespace(steps=0, kimg=0.0, minutes=2.0)
     bar = TrainingBar(cfg, 0, 0, 64, t0=0.0)
     assert bar.seconds and bar.bar.total == 120
+    bar.advance(3, 192)  # t0 was long ago: the bar is full, not past its end
+    assert bar.bar.n == 120
     bar.close()
     cfg = types.SimpleNamespace(steps=0, kimg=1.0, minutes=0.0)
     bar = TrainingBar(cfg, 0, 0, 64, t0=0.0)

@@ -40,9 +40,8 @@ class TrainingBar:
 
     def advance(self, step: int, images_seen: int, postfix: Optional[str] = None) -> None:
         if self.seconds:
-            self.bar.n = min(self.bar.total, time.time() - self.t0)
             self.bar.set_postfix_str(f"step {step}" + (f" {postfix}" if postfix else ""), refresh=False)
-            self.bar.refresh()
+            self.bar.update(min(self.bar.total, time.time() - self.t0) - self.bar.n)  # redraws at tqdm's own pace
             return
         if self.t.kimg and step > self.first_step:
             per_step = (images_seen - self.first_images) / (step - self.first_step)
