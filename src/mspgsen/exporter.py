@@ -129,7 +129,11 @@ def _to_onnx(model: nn.Module, example: tuple, path: Path, opset: int, condition
 
 
 def run_exported(path: str | Path, z: torch.Tensor, labels: Optional[torch.Tensor] = None):
-    """Run an exported file on (z, labels): TorchScript by ``torch.jit.load``, ONNX by onnxruntime."""
+    """Run an exported file on (z, labels): TorchScript by ``torch.jit.load``, ONNX by onnxruntime.
+
+    Meant for files mspgsen wrote (the check after export, the tests): a TorchScript file is a program, so one from
+    elsewhere should be treated like code; ONNX files are graphs of known operators.
+    """
     path = Path(path)
     if path.suffix == ".onnx":
         try:
