@@ -29,8 +29,13 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"components", "contract", "errors", "registry"},  # validation looks components up by name
     "engine": {"config", "contract", "control", "methods", "models", "data", "metrics", "losses", "nn", "errors",
                "registry", "utils", "annealing", "components"},
-    "api": {"config", "engine", "data", "metrics", "models", "errors", "registry", "utils", "components"},
-    "cli": {"api", "config", "engine", "data", "metrics", "models", "errors", "registry", "utils", "components"},
+    "sampling": {"errors"},  # latents for sampling (truncation, labels)
+    "api": {"config", "engine", "data", "metrics", "models", "errors", "registry", "utils", "components", "sampling"},
+    "exporter": {"api", "engine", "errors"},  # builds on the API's generator handle
+    "reporting": {"engine", "errors"},  # reads run folders
+    "config_reference": {"components", "config", "control", "methods", "models"},  # writes docs/config.md
+    "cli": {"api", "config", "engine", "data", "metrics", "models", "errors", "registry", "utils", "components",
+            "sampling", "exporter", "reporting", "config_reference"},
 }
 VERSION = "__version__"  # `from .. import __version__` reads a constant of the package, not a room
 

@@ -47,7 +47,7 @@ def contents(folder: Path) -> dict[str, bytes]:
 
 def assert_nothing_lost(before: dict[str, bytes], after: dict[str, bytes]) -> None:
     """Every file's content survives somewhere (moved aside counts); logs only grow; config.yaml may be rewritten
-    with a new budget; only an orphan temporary file may go."""
+    with a new budget and status.json with the run's state; only an orphan temporary file may go."""
     kept = set(after.values())
     for rel, data in before.items():
         if data in kept or rel.endswith(".tmp"):
@@ -57,7 +57,7 @@ def assert_nothing_lost(before: dict[str, bytes], after: dict[str, bytes]) -> No
                               for x in b.decode().splitlines() if x.endswith("}")]
             if rows(after[rel])[: len(rows(data))] == rows(data):
                 continue
-        assert rel.endswith("config.yaml") and rel in after, f"{rel} was lost"
+        assert rel.endswith(("config.yaml", "status.json")) and rel in after, f"{rel} was lost"  # state files are rewritten
 
 
 @pytest.fixture(scope="module")

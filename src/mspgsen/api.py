@@ -1,4 +1,4 @@
-"""The public Python API: ``train(config)`` and ``load_generator(run)``."""
+"""The public Python API, mirroring the CLI: ``train``, ``load_generator``, ``generate``, ``evaluate``, ``export``, ``report``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -82,9 +82,15 @@ class GeneratorHandle(nn.Module):
             labels = torch.arange(z.shape[0], device=z.device) % self.num_classes
         return self.method.generate(self.G, z, labels)
 
-    def z_from_seeds(self, seeds: Iterable[int]) -> torch.Tensor:
-        """One latent per seed, each from its own generator, so image k is the same whatever else is drawn."""
-        zs = [torch.randn(self.z_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
+    def z_from_seeds(self, seeds: Iterable[int], trunc: Optional[float] = None) -> torch.Tensor:
+        """One latent per seed, each from its own generator, so image k is the same whatever else is drawn.
+
+        ``trunc`` (psi > 0) draws z from a normal truncated to [-psi, psi]: entries outside are drawn again from the
+        seed's own generator, so entries already inside stay as they were and the image keeps its likeness.
+        """
+        from .sampling import truncated_randn
+
+        zs = [truncated_randn(self.z_dim, int(s), trunc) for s in seeds]
         return torch.stack(zs).to(self.device)
 
 
@@ -120,3 +126,56 @@ def load_generator(run: str | Path, *, runs_dir: str | Path = "runs", device: st
     for p in G.parameters():
         p.requires_grad_(False)
     return GeneratorHandle(method, G, cfg, int(state["step"])).eval()
+
+
+def generate(run: str | Path, n: Optional[int] = None, *, seeds: Optional[Iterable[int]] = None,
+             labels: Optional[Iterable[int]] = None, trunc: Optional[float] = None, runs_dir: str | Path = "runs",
+             device: str = "cpu", ema: bool = True, batch_size: int = 64) -> torch.Tensor:
+    """Images (N, C, H, W) in [-1, 1] from ``run``, one per seed (``seeds``, or 0..n-1), as ``mspgsen generate``.
+
+    ``labels`` cycle over the images of a conditional model (default 0, 1, 2, ...); ``trunc`` is the truncation psi.
+    """
+    from .sampling import check_trunc, label_tensor
+
+    handle = load_generator(run, runs_dir=runs_dir, device=device, ema=ema)
+    seed_list = list(seeds) if seeds is not None else list(range(64 if n is None else n))
+    check_trunc(trunc)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(seed_list), batch_size):
+            part = seed_list[i : i + batch_size]
+            y = label_tensor(handle, None if labels is None else list(labels), len(part), offset=i)
+            out.append(handle(handle.z_from_seeds(part, trunc), y).cpu())
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def evaluate(run: Optional[str | Path] = None, *, images: Optional[str | Path] = None, ref: Optional[str] = None,
+             metrics: str | Iterable[str] = "fid,kid", n: int = 10000, split: str = "test", runs_dir: str | Path = "runs",
+             device: str = "cpu", seed: int = 0, ema: bool = True, batch_size: int = 50, threads: int = 0,
+             weights: Optional[str] = None, use_cache: bool = True, show_progress: bool = False) -> dict:
+    """Metrics of a run's samples (or of a folder of images) against a reference source, as ``mspgsen evaluate``.
+
+    Returns the result mapping (fid, kid, ... and the protocol: n_fake, n_ref, ref, extractor); nothing is written.
+    """
+    from .errors import MspgsenError
+    from .metrics.cli import _images_from_dir, sample_run
+    from .metrics.evaluate import evaluate_images, parse_metrics
+
+    mlist = parse_metrics(metrics if isinstance(metrics, str) else ",".join(metrics))
+    if (run is None) == (images is None):
+        raise MspgsenError("Give either a run or images=FOLDER to evaluate (not both).")
+    if images is not None:
+        if not ref:
+            raise MspgsenError("images= needs ref=SOURCE: the data the images should be compared with.")
+        samples, extra = _images_from_dir(str(images)), {"images": str(images)}
+    else:
+        handle = load_generator(run, runs_dir=runs_dir, device=device, ema=ema)
+        ref = ref or handle.config.eval.ref or handle.config.data.source
+        samples, extra = sample_run(handle, n, seed), {"run": str(run), "step": handle.step, "ema": ema}
+        if samples.ndim == 2:
+            from .metrics.modes import toy_mode_coverage
+
+            return {**extra, "ref": ref, "n_fake": len(samples), **toy_mode_coverage(samples, ref)}
+    res = evaluate_images(samples, ref, mlist, n=n, split=split, batch_size=batch_size, threads=threads, device=device,
+                          weights=weights, show_progress=show_progress, use_cache=use_cache, seed=seed)
+    return {**extra, **res}

@@ -48,8 +48,24 @@ class StatsLogger:
             fh.write(json.dumps(row) + "\n")
         if self._tb is not None:
             for k, v in stats.items():
-                if math.isfinite(v):
+                if math.isfinite(v) and not k.startswith("eval/"):  # measurements go to TensorBoard at their own step
                     self._tb.add_scalar(k, v, step)
+
+    def scalars(self, values: dict, step: int) -> None:
+        """TensorBoard scalars at their own step (measurements during training), besides the windowed log line."""
+        if self._tb is not None:
+            for k, v in values.items():
+                if isinstance(v, (int, float)) and math.isfinite(v):
+                    self._tb.add_scalar(k, v, step)
+
+    @property
+    def wants_images(self) -> bool:
+        return self._tb is not None
+
+    def image(self, tag: str, grid, step: int) -> None:
+        """A uint8 (H, W, C) picture (a sample grid) to TensorBoard's images tab."""
+        if self._tb is not None:
+            self._tb.add_image(tag, grid, step, dataformats="HWC")
 
     def truncate_after(self, step: int) -> None:
         """On resume, drop lines written after the checkpoint's step (they will be written again)."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import torch
 
 from ..config import Config, dump_config
@@ -38,6 +39,9 @@ from .rng import rng_state, seed_everything, set_rng_state
 #: deterministic), and a resume refuses changed learning rates, so the way on is a new run.
 _RETRY = ("Lower the learning rates (optim.lr_g / optim.lr_d) or add a penalty and start the run over with --new "
           "(the old folder is moved aside).")
+from .progress import TrainingBar
+from .status import write_status
+from .summary import training_summary
 
 
 @dataclass
@@ -134,6 +138,7 @@ class Trainer:
         self.samples_dir = self.run_dir / "samples"
         self.logger = StatsLogger(self.run_dir, t.tensorboard, self.is_main)
         self._resume_if_any()
+        self.log(training_summary(cfg, self.data, self.method.nets, self.device, world_size))
 
     # -- state -----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -202,7 +207,7 @@ class Trainer:
     def save_samples(self) -> Optional[Path]:
         if not self.is_main:
             return None
-        from ..utils.images import save_grid
+        from ..utils.images import make_grid, save_grid
 
         G = self.G_ema if self.G_ema is not None else self.method.G
         was_training = G.training
@@ -215,14 +220,20 @@ class Trainer:
             from ..utils.plots import save_points
 
             save_points(imgs[-1].cpu().numpy(), path, reference=self.data.images[:2000])
+            if self.logger.wants_images:
+                from PIL import Image
+
+                self.logger.image("samples/grid", np.asarray(Image.open(path).convert("RGB")), self.step)
             return path
         save_grid(imgs[-1], path)
+        self.logger.image("samples/grid", make_grid(imgs[-1]), self.step)
         if len(imgs) > 1:  # every scale side by side, each upsampled to full size
             full = imgs[-1].shape[-1]
             n = min(8, imgs[-1].shape[0])
             cols = [torch.nn.functional.interpolate(x[:n].float(), size=full, mode="nearest") for x in imgs]
             side = torch.stack(cols, 1).flatten(0, 1)  # row i: scales of image i
             save_grid(side, self.samples_dir / f"{self.step:06d}_scales.png", nrow=len(imgs))
+            self.logger.image("samples/scales", make_grid(side, nrow=len(imgs)), self.step)
         return path
 
     def save(self, best: bool = False) -> Optional[Path]:
@@ -296,6 +307,7 @@ class Trainer:
         if self.is_main:
             with open(self.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps({"step": self.step, "kimg": round(self.kimg, 3), **res}) + "\n")
+            self.logger.scalars({f"eval/{k}": v for k, v in res.items()}, self.step)
         return {f"eval/{k}": v for k, v in res.items()}, better
 
     def run(self) -> RunResult:
@@ -316,22 +328,30 @@ class Trainer:
         self._last_ckpt, self._last_samples, self._stopped_by = None, None, ""
         bar = None
         if t.progress and self.is_main:
-            from tqdm import tqdm
-
-            total = t.steps if t.steps else None
-            bar = tqdm(total=total, initial=self.step, unit="step", dynamic_ncols=True, leave=True)
+            world = self.world_size
+            bar = TrainingBar(t, self.step, self.stream.images_seen * world, t.batch_size * world, t0)
+        if self.is_main:
+            write_status(self.run_dir, "running", self.step, self.kimg)
+        state, note = "interrupted", ""
         with StopRequest() as stop:
             try:
                 self._loop(t0, bar, stop)
+                state = "interrupted" if stop.requested else "finished"
             except KeyboardInterrupt:  # the second Ctrl-C: stop at once, say truthfully what is on disk
+                state = "interrupted"
                 then = ("and the same command resumes from it" if latest_checkpoint(self.ckpt_dir)
                         else "so the same command starts the run again")
                 raise Interrupted(f"Interrupted at once by a second Ctrl-C at step {self.step}; {self._kept()}, "
                                   f"{then}.", code=130) from None
+            except TrainingDiverged as e:
+                state, note = "diverged", str(e)
+                raise
             finally:
                 if bar is not None:
                     bar.close()
                 self.logger.close()
+                if self.is_main:
+                    write_status(self.run_dir, state, self.step, self.kimg, note)
         if stop.requested:
             self.log(f"stopped on request at step {self.step}; checkpoint written, the same command resumes the run")
         return RunResult(self.run_dir, self.step, self.kimg, self._last_ckpt, self._last_samples, self._stopped_by,
@@ -341,6 +361,7 @@ class Trainer:
         t = self.cfg.train
         window = WindowMean()
         last_imgs, last_time = self.stream.images_seen, time.time()
+        postfix: Optional[str] = None
         while True:
             stats = self.method.step(self.stream, self.knobs)
             self._check_finite(stats)
@@ -363,11 +384,11 @@ class Trainer:
                 row["images_per_s"] = (self.stream.images_seen - last_imgs) * self.world_size / max(now - last_time, 1e-9)
                 last_imgs, last_time = self.stream.images_seen, now
                 self.logger.write(self.step, self.kimg, row)
-                if bar is not None:
-                    bar.set_postfix_str(f"img/s {row['images_per_s']:.0f} D {row.get('loss_d', float('nan')):.3f} "
-                                        f"G {row.get('loss_g', float('nan')):.3f}", refresh=False)
+                postfix = (f"img/s {row['images_per_s']:.0f} D {row.get('loss_d', float('nan')):.3f} "
+                           f"G {row.get('loss_g', float('nan')):.3f}")
             if bar is not None:
-                bar.update(1)
+                bar.advance(self.step, self.stream.images_seen * self.world_size, postfix)
+                postfix = None
             stopped = self._budget_reached(t0) or ("interrupted" if stop.requested else None)
             if self.step % t.sample_every == 0 or stopped:
                 self._last_samples = self.save_samples()
