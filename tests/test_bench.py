@@ -27,7 +27,7 @@ def toy_suite(runs, **extra) -> dict:
     return {"name": "toy", "variants": [{"name": "plain", "config": TOY_CFG},
                                         {"name": "lr-low", "config": TOY_CFG, "set": ["optim.lr_g=1e-4"]}],
             "seeds": [0, 1], "budget": {"steps": 12}, "marks": [6], "data": "ring8",
-            "metrics": ["modes", "osc", "losses", "data_dist"], "n": 200, "ema": False, "report": False,
+            "metrics": ["modes", "osc", "losses", "data_dist", "d_quality"], "n": 200, "ema": False, "report": False,
             "runs_dir": str(runs), **extra}
 
 
@@ -43,6 +43,7 @@ def test_suite_trains_measures_every_mark_then_skips(runs):
     for o in out:
         assert [(r["mark"], r["step"]) for r in o.rows] == [(6.0, 6), (12.0, 12)]
         assert 0 <= o.rows[-1]["modes"] <= 8 and 0.0 <= o.rows[-1]["hq"] <= 1.0 and o.rows[-1]["data_dist"] > 0
+        assert o.rows[-1]["d_quality"] >= 0 and o.rows[-1]["loss_g_osc"] > 0 and o.rows[-1]["loss_d"] > 0
         assert len(read_log(o.run_dir / "bench.jsonl")) == 2
     assert out[0].rows[-1]["data_dist"] != out[1].rows[-1]["data_dist"]  # the variant's override took effect
     again = run_suite(suite, log=lambda *a, **k: None)

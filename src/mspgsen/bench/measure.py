@@ -38,6 +38,33 @@ def data_space_distance(real: np.ndarray, fake: np.ndarray) -> float:
     return float(num / (real.var(0, ddof=1).sum() + fake.var(0, ddof=1).sum() + 1e-12))
 
 
+def real_in_model_range(suite: Suite, source: str, G):
+    """The reference data as the generator's output looks: shaped like G's images, in [-1, 1] (points as they are)."""
+    from ..data import fit_shape, load_source, to_model_range
+
+    real = load_source(source, "test" if suite.ref == "test" else "train")
+    if source not in TOY:
+        real = fit_shape(real, G.resolution, G.channels)
+    return to_model_range(real.images[HOLDOUT_TRAIN:] if suite.ref == "holdout" else real.images[:suite.n]).float()
+
+
+def probe_quality(G, real, seed: int) -> float:
+    """The trainer's quality probe (D-feature statistics distance) on the loaded networks: what the controllers
+    steered by, measured the same way for runs with and without them."""
+    from ..data.stream import Batch
+    from ..engine.quality import QualityProbe
+
+    n = 512 if real.ndim == 2 else 256
+    pos = {"i": 0}
+
+    def next_real() -> Batch:
+        i = pos["i"]
+        pos["i"] = (i + n) % max(len(real) - n, 1)
+        return Batch(real[i:i + n], None)
+
+    return float(QualityProbe("features", n, seed=seed).measure(G.method, next_real))
+
+
 def log_metrics(rows: list[dict], wanted: list[str]) -> dict:
     """Oscillation (sd of loss_g over the second half of the logged steps) and mean losses over the last quarter."""
     out: dict = {}
@@ -72,17 +99,12 @@ def measure(G, suite: Suite, source: str, seed: int, rows: list[dict], reference
 
         cov = toy_mode_coverage(np.asarray(fake), source)
         out.update(modes=int(cov["modes_covered"]), num_modes=int(cov["num_modes"]), hq=float(cov["hq_share"]))
+    if "data_dist" in suite.metrics or "d_quality" in suite.metrics:
+        real_x = real_in_model_range(suite, source, G)
     if "data_dist" in suite.metrics:
-        from ..data import load_source, to_model_range
-
-        split = "test" if suite.ref == "test" else "train"
-        real = load_source(source, split)
-        if source not in TOY:
-            from ..data import fit_shape
-
-            real = fit_shape(real, G.resolution, G.channels)
-        real_x = to_model_range(real.images[HOLDOUT_TRAIN:] if suite.ref == "holdout" else real.images[:suite.n])
         fake_x = np.asarray(fake, dtype=np.float64) if fake.dtype != np.uint8 else fake.astype(np.float64) / 127.5 - 1
-        out["data_dist"] = data_space_distance(np.asarray(real_x, dtype=np.float64), fake_x)
+        out["data_dist"] = data_space_distance(real_x.double().numpy(), fake_x)
+    if "d_quality" in suite.metrics:
+        out["d_quality"] = probe_quality(G, real_x, seed)
     out.update(log_metrics(rows, suite.metrics))
     return out

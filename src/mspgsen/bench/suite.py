@@ -25,6 +25,7 @@ METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "osc": ("loss_g_osc",),  # spread of G's loss over the second half of training (oscillation)
     "losses": ("loss_d", "loss_g"),  # mean losses over the last quarter of training
     "data_dist": ("data_dist",),  # model-free: diagonal Frechet distance of raw coordinates/pixels over total variance
+    "d_quality": ("d_quality",),  # the controllers' own signal: the trainer's quality probe on the final networks
 }
 IMAGE_METRICS = ("fid", "kid", "pr", "dc", "cls")
 REFS = ("test", "holdout", "train")
@@ -223,7 +224,7 @@ def parse_suite(raw: Any, where: str = "file", base_dir: Optional[Path] = None) 
         raise _fail(where, f"'metrics' must list some of {', '.join(METRIC_COLUMNS)}, got {metrics!r}.")
     if source in TOY and set(metrics) & set(IMAGE_METRICS):
         raise _fail(where, f"image metrics ({', '.join(sorted(set(metrics) & set(IMAGE_METRICS)))}) do not apply to the "
-                           f"toy mixture {source}; use 'modes', 'osc', 'losses' or 'data_dist'.")
+                           f"toy mixture {source}; use 'modes', 'osc', 'losses', 'data_dist' or 'd_quality'.")
     if "modes" in metrics and source not in TOY:
         raise _fail(where, f"'modes' needs a toy mixture as data ({' or '.join(TOY)}); images use fid, kid, pr, dc, cls.")
     run_name = raw.get("run_name", "{variant}-s{seed}")
