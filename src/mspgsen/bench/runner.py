@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,10 +127,11 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
 
         got = measure(G, suite, G.config.data.source, seed, read_stats(run_dir), reference)
         prog = run_progress(run_dir)
-        row = {"variant": variant.name, "preset": variant.preset or "inline", "seed": seed, "mark": mark,
+        # "preset" is the row's name in tables (the variant's): the key fid_vs_time.py's logs have always used
+        row = {"variant": variant.name, "preset": variant.name, "base": variant.preset or "inline", "seed": seed, "mark": mark,
                "unit": suite.unit, "minutes": round(prog["elapsed_s"] / 60.0, 3), "step": prog["step"],
                "kimg": round(prog["images"] / 1000.0, 2), **got, "n": suite.n, "threads": suite.threads,
-               "machine": machine()}
+               "machine": machine(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         with open(log_path, "a") as fh:
             fh.write(json.dumps(row) + "\n")
         log(json.dumps(row))
