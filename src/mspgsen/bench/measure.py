@@ -90,7 +90,7 @@ def measure(G, suite: Suite, source: str, seed: int, rows: list[dict], reference
         from ..metrics.evaluate import evaluate_images
 
         ref = reference if reference is not None else reference_for(suite, source)
-        m = evaluate_images(fake, ref, image, n=suite.n, split="test", threads=suite.threads)
+        m = evaluate_images(fake, ref, image, n=suite.n, split="test", threads=suite.threads, device=str(G.device.type))
         out.update({k: m.get(k) for k in ("fid", "kid", "precision", "recall", "density", "coverage", "cls_score",
                                            "cls_classes_covered") if k in m})
         out["ref"] = m.get("ref")

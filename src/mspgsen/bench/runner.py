@@ -50,6 +50,13 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores visible{dev}, torch {torch.__version__}"
 
 
+def measure_device() -> str:
+    """Where sampling and Inception run: the GPU where there is one (the trainer's 'auto' does the same)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def read_log(path: Path) -> dict[float, dict]:
     """Rows already measured, by mark; a half-written last line (a killed process) is ignored."""
     if not path.is_file():
@@ -118,7 +125,7 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
             train(variant.base, name=run_dir.name, runs_dir=run_dir.parent,
                           overrides=run_overrides(suite, variant, seed) + budget, log=log)
             out.trained = True
-        G = load_generator(run_dir, ema=suite.ema, log=log)
+        G = load_generator(run_dir, ema=suite.ema, device=measure_device(), log=log)
         if reference is None and any(m in ("fid", "kid", "pr", "dc", "cls") for m in suite.metrics):
             from .measure import reference_for
 
