@@ -46,6 +46,9 @@ def test_suite_trains_measures_every_mark_then_skips(runs):
         assert o.rows[-1]["d_quality"] >= 0 and o.rows[-1]["loss_g_osc"] > 0 and o.rows[-1]["loss_d"] > 0
         assert len(read_log(o.run_dir / "bench.jsonl")) == 2
     assert out[0].rows[-1]["data_dist"] != out[1].rows[-1]["data_dist"]  # the variant's override took effect
+    paths = write_results(suite, out, runs)  # two marks: curves over the marks, a summary row per (variant, mark)
+    table = paths["table"].read_text()
+    assert paths["plot"].stat().st_size > 1000 and "| plain   | 6 " in table and "| lr-low  | 12 " in table
     again = run_suite(suite, log=lambda *a, **k: None)
     assert not any(o.trained for o in again)  # everything measured: nothing trained, nothing measured twice
     assert [o.rows for o in again] == [o.rows for o in out]
@@ -157,3 +160,46 @@ def test_repo_suites_are_valid():
                 load_config(v.preset, run_overrides(suite, v, 0) + budget)
             else:
                 _as_config(v.config, run_overrides(suite, v, 0) + budget)
+
+
+def test_budget_to_each_mark_counts_the_whole_run(runs):
+    from mspgsen.bench.runner import budget_overrides
+
+    at = {"step": 40, "images": 2500, "elapsed_s": 90.0}
+    minutes = parse_suite({**toy_suite(runs), "budget": {"minutes": 2}, "marks": [1, 1.5]})
+    assert minutes.marks == [1.0, 1.5, 2.0]
+    assert budget_overrides(minutes, 1.5, at) is None  # the training clock is there already
+    assert budget_overrides(minutes, 2.0, at) == ["train.minutes=0.5", "train.steps=0", "train.kimg=0"]  # what is left
+    kimg = parse_suite({**toy_suite(runs), "budget": {"kimg": 5}, "marks": [2.5]})
+    assert budget_overrides(kimg, 2.5, at) is None
+    assert budget_overrides(kimg, 5.0, at) == ["train.kimg=5.0", "train.steps=0", "train.minutes=0"]  # a total
+    steps = parse_suite(toy_suite(runs))
+    assert budget_overrides(steps, 12.0, at) is None and budget_overrides(steps, 50.0, at)[0] == "train.steps=50"
+
+
+def test_holdout_trains_on_5000_and_measures_on_the_other_1000(runs):
+    from mspgsen.bench.measure import reference_for
+    from mspgsen.bench.runner import run_overrides
+    from mspgsen.config import load_config
+    from mspgsen.data.prepare import prepare_training_data
+
+    suite = parse_suite({**toy_suite(runs), "data": "holdout", "metrics": ["fid"], "variants": ["dcgan"]})
+    over = run_overrides(suite, suite.variants[0], 1)
+    assert "data.limit=5000" in over and "seed=1" in over
+    trained = prepare_training_data(load_config("dcgan", over).data)
+    ref = reference_for(suite, "fashion-mnist-subset")
+    assert len(trained) == 5000 and len(ref) == 1000 and ref.images.shape[1:] == trained.images.shape[1:]
+    whole = prepare_training_data(load_config("dcgan").data)
+    assert (ref.images == whole.images[5000:]).all() and (trained.images == whole.images[:5000]).all()
+
+
+def test_cli_subsets_are_checked(runs, tmp_path, capsys):
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump(toy_suite(runs)))
+    assert main(["bench", str(path), "--seeds", "7"]) == 2
+    assert main(["bench", str(path), "--variants", "plain,nope"]) == 2
+    assert main(["bench", str(path), "--jobs", "0"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: --seeds 7: the suite has seeds 0, 1.",
+        "error: --variants: no variant 'nope' in the suite; it has plain, lr-low.",
+        "error: --jobs must be at least 1, got 0."]
