@@ -31,6 +31,9 @@ class GANOptions:
     r1: float = 0.0  # R1 penalty weight on real data.
     fm: float = 0.0  # Feature-matching weight (eq 12) at the start (the 'fm' knob weight).
     drift: float = 0.0  # Penalty on D's squared output on real data (ProGAN's epsilon drift, 1e-3).
+    share_fakes: bool = False  # One G forward per step: the last D update sees its fakes detached, the first G update
+    # backpropagates through the same fakes into D after D's update (saves a G forward; the G update then reuses
+    # the D update's z instead of drawing a fresh one).
 
     def check(self, where: str) -> None:
         if self.n_critic < 1:
@@ -56,6 +59,8 @@ class GANMethod(Method):
             "D": make_optimizer(self.D.parameters(), cfg.optim, cfg.optim.lr_d),
         }
         self._last_real: Optional[tuple[list[Tensor], Optional[Tensor]]] = None
+        self._keep_fakes = False  # share_fakes: the next d_step keeps G's forward for the next g_step
+        self._kept: Optional[tuple[list[Tensor], list[Tensor]]] = None
 
     default_weights = {"adv": 1.0}
 
@@ -93,18 +98,28 @@ class GANMethod(Method):
         set_lr(self.optimizers["D"], knobs.lr_d)
         set_lr(self.optimizers["G"], knobs.lr_g)
         stats: dict[str, float] = {}
-        for _ in range(max(1, knobs.d_steps)):
-            stats.update(self.d_step(data.next(), knobs))
-        for _ in range(max(1, knobs.g_steps)):
-            stats.update(self.g_step(knobs))
+        d_steps = max(1, knobs.d_steps)
+        try:
+            for i in range(d_steps):
+                self._keep_fakes = self.options.share_fakes and i == d_steps - 1
+                stats.update(self.d_step(data.next(), knobs))
+            for _ in range(max(1, knobs.g_steps)):
+                stats.update(self.g_step(knobs))
+        finally:
+            self._keep_fakes, self._kept = False, None
         return stats
 
     def d_step(self, batch: Batch, knobs: Knobs) -> dict[str, float]:
         G, D, opt = self.G, self.D, self.optimizers["D"]
         y = self.labels_for(batch)
         n = len(batch)
-        with torch.no_grad(), self.autocast():
-            fakes = [f.float() for f in G(self.sample_z(n), y)]
+        if self._keep_fakes:  # share_fakes: G's forward with its graph, kept for the G update; D sees it detached
+            with self.autocast():
+                self._kept = G(self.sample_z(n), y, features=True)
+            fakes = [f.detach().float() for f in self._kept[0]]
+        else:
+            with torch.no_grad(), self.autocast():
+                fakes = [f.float() for f in G(self.sample_z(n), y)]
         real = self.real_scales(batch.images, len(fakes))
         self._last_real = (real, y)
         rin, fin = self.noisy(real, knobs.instance_noise), self.noisy(fakes, knobs.instance_noise)
@@ -140,8 +155,9 @@ class GANMethod(Method):
         y = y_real if y_real is not None else self.random_labels(n)
         fm_w = knobs.weight("fm")
         D.requires_grad_(False)  # G's update needs gradients through D, not of D's weights
+        kept, self._kept = self._kept, None
         with self.autocast():
-            fakes, g_feats = G(self.sample_z(n), y, features=True)
+            fakes, g_feats = kept if kept is not None else G(self.sample_z(n), y, features=True)
             if fm_w:
                 f, f_feats = D(fakes, y, features=True)
             else:
