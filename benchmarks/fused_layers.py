@@ -11,14 +11,16 @@ For every block of the ``mspgsen`` preset's G at the chosen resolution (channels
   convolution) and ``'auto'`` (what the model runs);
 * a whole GCTDRN block (with DEMA inside) all plain against all default.
 
-Same weights on both sides; the script first checks that their outputs agree. The ratios ("x faster") are what to
-read; the absolute times move with whatever else the machine is doing.
+Same weights on both sides; the script first checks that their outputs agree. Times are this process's CPU time
+(``time.process_time``), which other jobs on a shared machine sway less than wall time; the ratios ("x faster") are
+what to read.
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -37,7 +39,8 @@ def fwd_bwd_ms(module: torch.nn.Module, x: torch.Tensor, seconds: float) -> floa
         out, aux = module(x)
         (out.square().mean() + aux["lgcl"]).backward()
 
-    return benchmark.Timer("run()", globals={"run": run}).blocked_autorange(min_run_time=seconds).median * 1e3
+    timer = benchmark.Timer("run()", globals={"run": run}, timer=time.process_time)  # CPU time: steadier when shared
+    return timer.blocked_autorange(min_run_time=seconds).median * 1e3
 
 
 def compare(name: str, variants: dict[str, torch.nn.Module], x: torch.Tensor, seconds: float) -> list:
@@ -81,7 +84,7 @@ def main() -> None:
         new_block.fuse, new_block.attn.fused = "auto", True
         block_rows.append(compare(f"GCTDRN+DEMA {ci}->{co}", {"plain": plain_block, "default": new_block}, x,
                                   a.seconds))
-    print(f"Machine: {machine()}; {a.threads} thread(s); batch {a.batch}; ms per forward+backward (ratio to plain)")
+    print(f"Machine: {machine()}; {a.threads} thread(s); batch {a.batch}; CPU ms per forward+backward (ratio to the first)")
     print(table(["layer", "input", "plain", "fused"], dema_rows))
     print()
     print(table(["layer", "input", "off (3 convs)", "kernel (mixed)", "auto"], branch_rows))

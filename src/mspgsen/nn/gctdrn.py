@@ -20,8 +20,8 @@ zero-padded (centred) to the largest size. ``fuse='kernel'`` mixes one kernel pe
 grouped convolution (groups = batch): 49 multiply-adds per weight and pixel instead of 9 + 25 + 49 = 83 and one pass
 instead of three, at the price of a per-sample weight gradient. On a CPU that wins on large maps with few channels and
 loses on small maps with many (measured per layer, docs/benchmarks.md), so ``fuse='auto'`` (default) picks it when
-``H * W >= KERNEL_FUSE_PIXELS_PER_CHANNEL * in_ch`` and otherwise runs the three plain convolutions (``fuse='off'``,
-the reference). The parameters are the same in every mode (``branches.i.weight``), so checkpoints load either way.
+``H * W >= KERNEL_FUSE_PIXELS_PER_CHANNEL * in_ch`` on a CPU and otherwise runs the three plain convolutions
+(``fuse='off'``, the reference; also what 'auto' runs on a GPU, where the rule has not been measured). The parameters are the same in every mode (``branches.i.weight``), so checkpoints load either way.
 """
 from __future__ import annotations
 
@@ -124,7 +124,10 @@ class GCTDRNBlock(nn.Module):
     def _use_mixed_kernel(self, h: torch.Tensor) -> bool:
         if self.separable or self.fuse == "off":
             return False
-        return self.fuse == "kernel" or h.shape[2] * h.shape[3] >= KERNEL_FUSE_PIXELS_PER_CHANNEL * self.in_ch
+        if self.fuse == "kernel":
+            return True
+        # 'auto' follows CPU measurements; on other devices (not measured) the three dense convolutions stay
+        return h.device.type == "cpu" and h.shape[2] * h.shape[3] >= KERNEL_FUSE_PIXELS_PER_CHANNEL * self.in_ch
 
     def _per_branch(self, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """Reference: every branch convolves h, then eq (16) weights and sums their outputs."""
