@@ -11,20 +11,21 @@ For every block of the ``mspgsen`` preset's G at the chosen resolution (channels
   convolution) and ``'auto'`` (what the model runs);
 * a whole GCTDRN block (with DEMA inside) all plain against all default.
 
+Each layer's variants run in interleaved rounds (``--rounds`` of ``--reps`` passes); the median CPU ms is reported.
+
 Same weights on both sides; the script first checks that their outputs agree. Times are this process's CPU time
-(``time.process_time``), which other jobs on a shared machine sway less than wall time; the ratios ("x faster") are
-what to read.
+(``time.process_time``), which other jobs on a shared machine sway less than wall time; the ratios are what to read.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
-from torch.utils import benchmark
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, table  # noqa: E402
@@ -34,20 +35,26 @@ from mspgsen.nn.dema import DEMA  # noqa: E402
 from mspgsen.nn.gctdrn import GCTDRNBlock  # noqa: E402
 
 
-def fwd_bwd_ms(module: torch.nn.Module, x: torch.Tensor, seconds: float) -> float:
-    def run() -> None:
-        out, aux = module(x)
-        (out.square().mean() + aux["lgcl"]).backward()
-
-    timer = benchmark.Timer("run()", globals={"run": run}, timer=time.process_time)  # CPU time: steadier when shared
-    return timer.blocked_autorange(min_run_time=seconds).median * 1e3
+def fwd_bwd(module: torch.nn.Module, x: torch.Tensor) -> None:
+    out, aux = module(x)
+    (out.square().mean() + aux["lgcl"]).backward()
 
 
-def compare(name: str, variants: dict[str, torch.nn.Module], x: torch.Tensor, seconds: float) -> list:
+def compare(name: str, variants: dict[str, torch.nn.Module], x: torch.Tensor, rounds: int, reps: int) -> list:
+    """Median CPU ms per forward+backward of each variant, rounds interleaved so load changes hit all alike."""
     outs = [m(x)[0] for m in variants.values()]
     for o in outs[1:]:
         torch.testing.assert_close(o, outs[0], rtol=1e-4, atol=1e-5)
-    ms = {k: fwd_bwd_ms(m, x, seconds) for k, m in variants.items()}
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for m in variants.values():
+        fwd_bwd(m, x)  # warm-up
+    for _ in range(rounds):
+        for k, m in variants.items():
+            t0 = time.process_time()  # CPU time: steadier than wall time on a shared machine
+            for _ in range(reps):
+                fwd_bwd(m, x)
+            times[k].append((time.process_time() - t0) / reps * 1e3)
+    ms = {k: statistics.median(v) for k, v in times.items()}
     base = next(iter(ms.values()))
     return [name, tuple(x.shape), *(f"{v:.1f} ({base / v:.2f}x)" for v in ms.values())]
 
@@ -59,7 +66,8 @@ def main() -> None:
     ap.add_argument("--max-ch", type=int, default=64, help="model.max_ch of the preset")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seconds", type=float, default=1.0, help="minimum measuring time per cell")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds per layer (the median is reported)")
+    ap.add_argument("--reps", type=int, default=2, help="forward+backward passes per variant and round")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -72,18 +80,18 @@ def main() -> None:
         plain = DEMA(ci, fused=False)
         fused = copy.deepcopy(plain)
         fused.fused = True
-        dema_rows.append(compare(f"DEMA {ci}ch", {"plain": plain, "fused": fused}, x, a.seconds))
+        dema_rows.append(compare(f"DEMA {ci}ch", {"plain": plain, "fused": fused}, x, a.rounds, a.reps))
         block = GCTDRNBlock(ci, co, attention="none", norm="pixel", fuse="off")
         variants = {}
         for mode in ("off", "kernel", "auto"):
             variants[mode] = copy.deepcopy(block)
             variants[mode].fuse = mode
-        branch_rows.append(compare(f"branches {ci}->{co}", variants, x, a.seconds))
+        branch_rows.append(compare(f"branches {ci}->{co}", variants, x, a.rounds, a.reps))
         plain_block = GCTDRNBlock(ci, co, norm="pixel", fuse="off", dema_kwargs={"fused": False})
         new_block = copy.deepcopy(plain_block)
         new_block.fuse, new_block.attn.fused = "auto", True
         block_rows.append(compare(f"GCTDRN+DEMA {ci}->{co}", {"plain": plain_block, "default": new_block}, x,
-                                  a.seconds))
+                                  a.rounds, a.reps))
     print(f"Machine: {machine()}; {a.threads} thread(s); batch {a.batch}; CPU ms per forward+backward (ratio to the first)")
     print(table(["layer", "input", "plain", "fused"], dema_rows))
     print()
