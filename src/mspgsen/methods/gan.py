@@ -18,6 +18,7 @@ from ..data.stream import Batch
 from ..errors import ConfigError
 from ..losses import LOSSES, feature_matching, gradient_penalty, r1_penalty
 from ..models.base import pyramid
+from .augment import diff_augment, parse_policy
 from .base import METHODS, Method, grad_norm, make_optimizer, set_lr
 
 Tensor = torch.Tensor
@@ -31,6 +32,7 @@ class GANOptions:
     r1: float = 0.0  # R1 penalty weight on real data.
     fm: float = 0.0  # Feature-matching weight (eq 12) at the start (the 'fm' knob weight).
     drift: float = 0.0  # Penalty on D's squared output on real data (ProGAN's epsilon drift, 1e-3).
+    diffaug: str = ""  # DiffAugment policy for every image D sees, e.g. 'translation,cutout' (methods/augment.py).
     share_fakes: bool = False  # One G forward per step: the last D update sees its fakes detached, the first G update
     # backpropagates through the same fakes into D after D's update (saves a G forward; the G update then reuses
     # the D update's z instead of drawing a fresh one).
@@ -40,6 +42,7 @@ class GANOptions:
             raise ConfigError(f"'{where}.n_critic' must be at least 1, got {self.n_critic}.")
         if min(self.gp, self.r1, self.fm, self.drift) < 0:
             raise ConfigError(f"Loss weights in '{where}' cannot be negative.")
+        parse_policy(self.diffaug)
 
     def check_config(self, cfg) -> None:
         if self.loss == "wgan" and self.gp == 0 and not getattr(cfg.model.options, "spectral_norm", False):
@@ -59,6 +62,9 @@ class GANMethod(Method):
             "D": make_optimizer(self.D.parameters(), cfg.optim, cfg.optim.lr_d),
         }
         self._last_real: Optional[tuple[list[Tensor], Optional[Tensor]]] = None
+        self.aug_policy = parse_policy(options.diffaug)
+        if self.aug_policy and not getattr(self.G, "resolution", 0):
+            raise ConfigError("method.diffaug augments images, and this model makes 2-D points; set method.diffaug=''.")
         self._keep_fakes = False  # share_fakes: the next d_step keeps G's forward for the next g_step
         self._kept: Optional[tuple[list[Tensor], list[Tensor]]] = None
 
@@ -87,6 +93,10 @@ class GANMethod(Method):
 
     def real_scales(self, x: Tensor, n_scales: int) -> list[Tensor]:
         return pyramid(x, n_scales) if n_scales > 1 else [x]
+
+    def augment(self, xs: list[Tensor]) -> list[Tensor]:
+        """What D sees: the images after the DiffAugment policy (unchanged without one)."""
+        return diff_augment(xs, self.aug_policy) if self.aug_policy else xs
 
     @staticmethod
     def noisy(xs: list[Tensor], sigma: float) -> list[Tensor]:
@@ -122,7 +132,8 @@ class GANMethod(Method):
                 fakes = [f.float() for f in G(self.sample_z(n), y)]
         real = self.real_scales(batch.images, len(fakes))
         self._last_real = (real, y)
-        rin, fin = self.noisy(real, knobs.instance_noise), self.noisy(fakes, knobs.instance_noise)
+        rin = self.augment(self.noisy(real, knobs.instance_noise))
+        fin = self.augment(self.noisy(fakes, knobs.instance_noise))
         with self.autocast():
             r = D(rin, y).float()
             f = D(fin, y).float()
@@ -158,15 +169,16 @@ class GANMethod(Method):
         kept, self._kept = self._kept, None
         with self.autocast():
             fakes, g_feats = kept if kept is not None else G(self.sample_z(n), y, features=True)
+            seen = self.augment(fakes)
             if fm_w:
-                f, f_feats = D(fakes, y, features=True)
+                f, f_feats = D(seen, y, features=True)
             else:
-                f = D(fakes, y)
+                f = D(seen, y)
             f = f.float()
             r = None
             if self.loss.needs_real_for_g or fm_w:
                 with torch.no_grad():
-                    r, r_feats = D(real, y, features=True)
+                    r, r_feats = D(self.augment(real), y, features=True)
                     r = r.float()
             # 'adv_g' weights G's adversarial term alone (NATS's annealed weight, control/nats.py)
             terms = {"adv": knobs.weight("adv", 1.0) * knobs.weight("adv_g", 1.0) * self.loss.g(f, r)}

@@ -42,6 +42,8 @@ class MSPGSENMethodOptions(GANOptions):
     aux: float = 0.1  # lambda_aux (eq 20): weight of G's AFE term, the 'aux' knob's start value (needs model.afe).
     lgcl: float = 0.1  # Weight of L_LGCL (eq 7), the 'lgcl' knob's start value (needs DEMA with lgcl in the model).
     aux_lr_ratio: float = 1.0  # D_aux's learning rate as a multiple of the lr_d knob.
+    noise_start: float = 0.0  # Linear noise plan (section IV): instance-noise std on D's inputs at the start ...
+    noise_length: float = 0.0  # ... falling linearly to 0 over this many kimg (or steps: progressive_unit); 0: off.
 
     def check(self, where: str) -> None:
         super().check(where)
@@ -49,6 +51,8 @@ class MSPGSENMethodOptions(GANOptions):
             raise ConfigError(f"'{where}.progressive_length' must be positive, got {self.progressive_length}.")
         if not 0.0 <= self.progressive_floor <= 1.0:
             raise ConfigError(f"'{where}.progressive_floor' must lie in [0, 1], got {self.progressive_floor}.")
+        if min(self.noise_start, self.noise_length) < 0:
+            raise ConfigError(f"'{where}.noise_start' and '.noise_length' cannot be negative.")
         if min(self.aux, self.lgcl) < 0 or self.aux_lr_ratio <= 0:
             raise ConfigError(f"'{where}.aux' and '.lgcl' cannot be negative and '.aux_lr_ratio' must be positive.")
 
@@ -97,6 +101,18 @@ class MSPGSENMethod(GANMethod):
         done = self.images_seen / 1000.0 if o.progressive_unit == "kimg" else float(self.steps_done)
         return done / o.progressive_length
 
+    def planned_noise(self) -> float:
+        """The linear noise plan's std now: ``noise_start`` falling linearly to 0 at ``noise_length`` (section IV)."""
+        o = self.options
+        if not (o.noise_start and o.noise_length):
+            return 0.0
+        done = self.images_seen / 1000.0 if o.progressive_unit == "kimg" else float(self.steps_done)
+        return o.noise_start * max(0.0, 1.0 - done / o.noise_length)
+
+    def noisy(self, xs: list[Tensor], sigma: float) -> list[Tensor]:
+        """Instance noise: the knob's (APFL's) std plus the linear noise plan's."""
+        return super().noisy(xs, sigma + self.planned_noise())
+
     def scale_weights(self) -> list[float]:
         n = int(getattr(self.G, "scales", 1))
         if not self.options.progressive:
@@ -113,6 +129,8 @@ class MSPGSENMethod(GANMethod):
         self.steps_done += 1
         stats.update(self._aux_stats)
         stats.update({f"scale_w{s}": v for s, v in enumerate(w)})
+        if self.options.noise_start:
+            stats["noise_plan"] = self.planned_noise()
         return stats
 
     def d_step(self, batch: Batch, knobs: Knobs) -> dict[str, float]:
