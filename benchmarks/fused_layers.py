@@ -92,7 +92,8 @@ def main() -> None:
         new_block.fuse, new_block.attn.fused = "auto", True
         block_rows.append(compare(f"GCTDRN+DEMA {ci}->{co}", {"plain": plain_block, "default": new_block}, x,
                                   a.rounds, a.reps))
-    print(f"Machine: {machine()}; {a.threads} thread(s); batch {a.batch}; CPU ms per forward+backward (ratio to the first)")
+    print(f"Machine: {machine()}; {a.threads} thread(s); batch {a.batch}; "
+          "CPU ms per forward+backward (ratio to the first)")
     print(table(["layer", "input", "plain", "fused"], dema_rows))
     print()
     print(table(["layer", "input", "off (3 convs)", "kernel (mixed)", "auto"], branch_rows))

@@ -6,8 +6,9 @@
 Each variant is built once (same seed); then rounds of ``--steps`` steps run variant after variant, so a change of
 machine load hits every variant alike. Time is this process's CPU time (``time.process_time``), which other jobs on a
 shared machine sway less than wall time. Reported: the median over rounds of CPU ms per step and img/s per CPU
-second, and the ratio to the first variant. Inputs are random images of the data's shape (as benchmarks/throughput.py). A variant is
-``name=override[,override...]`` (overrides as ``--set`` takes them; empty: the preset itself).
+second, and the ratio to the first variant. Inputs are random images of the data's shape (as
+benchmarks/throughput.py). A variant is ``name=override[,override...]`` (overrides as ``--set`` takes them; empty:
+the preset itself).
 """
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ class MSPGSENOptions:
     separable: bool = False  # GCTDRN branches as depthwise k x k + pointwise 1x1 (cheaper 5x5/7x7 on CPU).
     kernels: list[int] = field(default_factory=lambda: [3, 5, 7])  # GCTDRN branch kernel sizes (eq 15: 3, 5, 7).
     dema_heads: int = 4  # DEMA local heads H (eq 1).
-    fused: bool = True  # Faster, same function: GCTDRN branches as one mixed-kernel conv where faster, DEMA heads batched.
+    fused: bool = True  # Same function, faster: GCTDRN branches as one mixed-kernel conv where faster, DEMA batched.
     normalize_z: bool = True  # Put z on the hypersphere (as MSG-GAN).
     pixel_norm: bool = True  # Pixel norm in G's stem and before GCTDRN branches.
     combine: Literal["cat", "simple", "cat_lin", "sum"] = "cat"  # How each scale joins D's path (models/multiscale.py).

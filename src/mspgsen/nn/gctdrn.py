@@ -21,7 +21,8 @@ grouped convolution (groups = batch): 49 multiply-adds per weight and pixel inst
 instead of three, at the price of a per-sample weight gradient. On a CPU that wins on large maps with few channels and
 loses on small maps with many (measured per layer, docs/benchmarks.md), so ``fuse='auto'`` (default) picks it when
 ``H * W >= KERNEL_FUSE_PIXELS_PER_CHANNEL * in_ch`` on a CPU and otherwise runs the three plain convolutions
-(``fuse='off'``, the reference; also what 'auto' runs on a GPU, where the rule has not been measured). The parameters are the same in every mode (``branches.i.weight``), so checkpoints load either way.
+(``fuse='off'``, the reference; also what 'auto' runs on a GPU, where the rule has not been measured). The
+parameters are the same in every mode (``branches.i.weight``), so checkpoints load either way.
 """
 from __future__ import annotations
 
