@@ -164,14 +164,13 @@ class DEMA(nn.Module):
         y = y * torch.sigmoid(sa).to(y.dtype)[:, :, None]  # eq (1), every head at once
         f = self.fuse(y.view(n, inner, h, w))  # eq (2)
 
-        # expansion: as in expand(), from the shared projection
-        pix = x.flatten(2)
-        pool = logits.flatten(2).softmax(dim=-1, dtype=torch.float32)
-        ctx = torch.bmm(pool.to(pix.dtype), pix.transpose(1, 2))  # eq (3)
-        kk, v = self.token_key(ctx), self.token_value(ctx)
-        att = (torch.bmm(q.flatten(2).transpose(1, 2), kk.transpose(1, 2)) * self.key_dim ** -0.5).softmax(
-            dim=-1, dtype=torch.float32)
-        e = torch.bmm(att.to(v.dtype), v).transpose(1, 2).reshape(n, c, h, w)  # eq (4)
+        # expansion: as in expand(), from the shared projection, with pixels last throughout (no transposed copies)
+        pix = x.flatten(2)  # (N, C, HW)
+        pool = logits.flatten(2).softmax(dim=-1, dtype=torch.float32)  # (N, M, HW)
+        ctx = torch.bmm(pool.to(pix.dtype), pix.transpose(1, 2))  # eq (3): (N, M, C)
+        kk, v = self.token_key(ctx), self.token_value(ctx)  # (N, M, dk), (N, M, C)
+        att = (torch.bmm(kk, q.flatten(2)) * self.key_dim ** -0.5).softmax(dim=1, dtype=torch.float32)  # (N, M, HW)
+        e = torch.bmm(v.transpose(1, 2), att.to(v.dtype)).view(n, c, h, w)  # eq (4): sum over the M tokens
         return f, e
 
     def forward(self, x: torch.Tensor, task: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
