@@ -21,7 +21,8 @@ Speed without a change of function (``fused=True``, the default): the heads' dep
 kernels are zero-padded (centred) to the largest window and concatenated, so all heads run as one depthwise
 convolution and one grouped (groups = heads) convolution over every head's channel mean/max, with no Python loop over
 heads; and the three 1x1 convolutions that read X (the focus projection, the pooling logits of eq (3) and the
-queries of eq (4)) run as one. The parameters are the per-head modules of the plain version, concatenated at run
+queries of eq (4)) run as one; the expansion branch keeps pixels in the last dimension, so no transposed copy of a
+full feature map is made. The parameters are the per-head modules of the plain version, concatenated at run
 time, so checkpoints load either way; ``fused=False`` runs the plain per-head code (the reference that the tests
 compare against).
 """
