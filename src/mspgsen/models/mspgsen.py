@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..nn.afe import AFE_MODES, AuxDiscriminator, FeatureAdapter
 from ..nn.dema import DEMA
 from ..nn.gctdrn import GCTDRNBlock, GlobalFeatureEnhancement
+from ..nn.layers import global_avg_pool
 from .base import MODELS, DataSpec
 from .multiscale import COMBINES, MultiScaleDiscriminator, MultiScaleGenerator, PlainBlock, scale_count, widths
 
@@ -110,7 +111,7 @@ class GlobalFlowFusion(nn.Module):
         self.write = nn.Linear(gdim, ch)
 
     def forward(self, h: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
-        g = g + self.read(torch.cat([g, h.mean(dim=(2, 3))], 1))
+        g = g + self.read(torch.cat([g, global_avg_pool(h)], 1))
         return h + self.write(g)[:, :, None, None].to(h.dtype), g
 
 

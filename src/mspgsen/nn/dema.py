@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses.contrastive import lgcl_loss
+from .layers import global_avg_pool
 
 LEARNED_TASK_DIM = 8  # size of DEMA's own task vector T when the model gives none (task_dim=0)
 
@@ -156,9 +157,9 @@ class DEMA(nn.Module):
         cl = torch.channels_last  # the layout in which grouped/depthwise convolutions take the fast path (CPU: 2-4x)
         dw_b = torch.cat([m.bias for m in self.local_dw])
         y = F.conv2d(u.contiguous(memory_format=cl), dw_w, dw_b, padding=k // 2, groups=inner).contiguous()
-        ca = torch.sigmoid(self.channel_att(y.mean(dim=(2, 3))))[:, :, None, None]
+        ca = torch.sigmoid(self.channel_att(global_avg_pool(y)))[:, :, None, None]
         y = (y * ca.to(y.dtype)).view(n, heads, hd, h, w)
-        stats = torch.stack([y.mean(dim=2), y.amax(dim=2)], dim=2).view(n, 2 * heads, h, w)
+        stats = torch.stack([y.sum(dim=2) * (1.0 / hd), y.amax(dim=2)], dim=2).view(n, 2 * heads, h, w)
         sa_w = torch.cat([F.pad(m.weight, [(k - m.weight.shape[-1]) // 2] * 4) for m in self.spatial_att])
         sa_b = torch.cat([m.bias for m in self.spatial_att])
         sa = F.conv2d(stats.contiguous(memory_format=cl), sa_w, sa_b, padding=k // 2, groups=heads).contiguous()
@@ -181,13 +182,13 @@ class DEMA(nn.Module):
             f, e = self._focus_expand_fused(x)
         else:
             f, e = self.focus(x), self.expand(x)
-        pooled = x.mean(dim=(2, 3))
+        pooled = global_avg_pool(x)
         mix_in = torch.cat([pooled, t.to(pooled.dtype)], dim=1)
         ab = self.mix(mix_in).softmax(dim=1, dtype=torch.float32)  # eq (5): [alpha, beta] = MLP(X, T)
         alpha, beta = ab[:, 0].view(n, 1, 1, 1), ab[:, 1].view(n, 1, 1, 1)
         out = alpha.to(f.dtype) * f + beta.to(e.dtype) * e  # eq (6): O = alpha * F + beta * E
         if self.lgcl:
-            loss = lgcl_loss(self.local_head(f.mean(dim=(2, 3))), self.global_head(e.mean(dim=(2, 3))),
+            loss = lgcl_loss(self.local_head(global_avg_pool(f)), self.global_head(global_avg_pool(e)),
                              self.tau)  # eq (7)
         else:
             loss = x.new_zeros((), dtype=torch.float32)

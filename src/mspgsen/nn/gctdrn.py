@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .dema import DEMA
-from .layers import PixelNorm, spectral_norm_if
+from .layers import PixelNorm, global_avg_pool, spectral_norm_if
 
 NORMS = ("none", "pixel", "batch")
 ATTENTIONS = ("dema", "none")
@@ -113,7 +113,7 @@ class GCTDRNBlock(nn.Module):
             source = a
         else:
             a, lgcl, source = None, x.new_zeros((), dtype=torch.float32), x
-        logits = self.weight_mlp(source.mean(dim=(2, 3))).view(n, len(self.kernels), self.out_ch)
+        logits = self.weight_mlp(global_avg_pool(source)).view(n, len(self.kernels), self.out_ch)
         w = logits.softmax(dim=1, dtype=torch.float32)  # eq (16): W_i from attention, sum_i W_i = 1 per channel
         h = self.pre(x)
         fused = self._mixed_kernel(h, w) if self._use_mixed_kernel(h) else self._per_branch(h, w)
@@ -170,5 +170,5 @@ class GlobalFeatureEnhancement(nn.Module):
         self.global_proj = nn.Linear(channels, channels, bias=False)  # ... and over the broadcast global half
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        g = self.global_mlp(x.mean(dim=(2, 3)))  # GAP -> global descriptor
+        g = self.global_mlp(global_avg_pool(x))  # GAP -> global descriptor
         return x + self.local(x) + self.global_proj(g)[:, :, None, None].to(x.dtype)
