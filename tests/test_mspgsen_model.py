@@ -208,3 +208,27 @@ def test_d_aux_width_follows_the_model_when_aux_hidden_is_0():
     assert method(["model.aux_hidden=4"]).nets["D_aux"].body[0].out_channels == 4
     with pytest.raises(ConfigError, match="aux_hidden"):
         method(["model.aux_hidden=-1"])
+
+
+def test_each_update_gets_what_it_needs_as_arguments():
+    """G's update takes the real batch it is given (no state kept from D's update), and D's L_LGCL term is the
+    one its own forward of this update's fakes computed (not whatever forward ran last)."""
+    cfg = load_config("mspgsen", TINY + ["model.d_gctdrn=true", "model.d_dema=true"])
+    torch.manual_seed(0)
+    m = build_method(cfg, DataSpec(16, 1), torch.device("cpu"))
+    knobs = m.initial_knobs()
+    real = m.real_batch(Batch(torch.rand(8, 1, 16, 16) * 2 - 1, None))
+    g = m.g_step(real, knobs)  # before any D update: everything G's update needs is in `real`
+    assert g["loss_g_aux"] > 0 and "loss_g_lgcl" in g and "loss_daux" in g
+    seen = {}
+    extra = m.extra_d_terms
+
+    def spy(real_scales, fakes, fake_feats, y, knobs):
+        seen["lgcl"] = float(fake_feats.lgcl.detach())
+        return extra(real_scales, fakes, fake_feats, y, knobs)
+
+    m.extra_d_terms = spy
+    d = m.d_step(real, knobs)
+    assert d["loss_d_lgcl"] == pytest.approx(knobs.weight("lgcl") * seen["lgcl"])
+    kept = [k for k, v in vars(m).items() if isinstance(v, (torch.Tensor, tuple))]
+    assert not kept, f"the method keeps {kept} between calls"

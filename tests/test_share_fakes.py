@@ -60,14 +60,15 @@ def test_shared_forward_gives_the_plain_steps_updates(preset: str) -> None:
     assert moved
 
 
-def test_d_update_sees_the_kept_fakes_detached() -> None:
-    m, _ = build("mspgsen", True)
-    m._keep_fakes = True
-    m.d_step(Stream().next(), m.initial_knobs())
-    assert m._kept is not None and m._kept[0][-1].requires_grad  # kept with its graph for the G update
+def test_d_update_sees_the_shared_fakes_detached() -> None:
+    m, calls = build("mspgsen", True)
+    real = m.with_fakes(m.real_batch(Stream().next()))
+    assert real.fakes is not None and real.fakes[0][-1].requires_grad  # G's forward with its graph
+    m.d_step(real, m.initial_knobs())
     assert all(p.grad is None for p in m.G.parameters())  # D's loss did not reach G
-    m.g_step(m.initial_knobs())
-    assert m._kept is None and any(p.grad is not None for p in m.G.parameters())
+    m.g_step(real, m.initial_knobs())
+    assert any(p.grad is not None for p in m.G.parameters()) and len(calls) == 1  # the G update drew no new z
+    assert not [k for k, v in vars(m).items() if isinstance(v, (torch.Tensor, tuple))]  # nothing kept between calls
 
 
 def test_several_critic_steps_share_only_the_last_forward() -> None:
@@ -76,6 +77,18 @@ def test_several_critic_steps_share_only_the_last_forward() -> None:
     stream = Stream()
     plain.step(stream, plain.initial_knobs())
     shared.step(stream, shared.initial_knobs())
-    assert len(plain_calls) == 4 and len(shared_calls) == 3 and shared._kept is None
+    assert len(plain_calls) == 4 and len(shared_calls) == 3
+    for k, p in plain.nets.named_parameters():
+        torch.testing.assert_close(dict(shared.nets.named_parameters())[k], p, rtol=1e-4, atol=1e-6)
+
+
+def test_only_the_first_of_several_g_updates_reuses_the_forward() -> None:
+    (plain, plain_calls), (shared, shared_calls) = build("mspgsen", False), build("mspgsen", True)
+    stream = Stream()
+    for m in (plain, shared):
+        knobs = m.initial_knobs()
+        knobs.g_steps = 2
+        m.step(stream, knobs)
+    assert len(plain_calls) == 3 and len(shared_calls) == 2  # the second G update draws its own z (G has moved)
     for k, p in plain.nets.named_parameters():
         torch.testing.assert_close(dict(shared.nets.named_parameters())[k], p, rtol=1e-4, atol=1e-6)

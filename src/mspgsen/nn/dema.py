@@ -178,7 +178,7 @@ class DEMA(nn.Module):
     def forward(self, x: torch.Tensor, task: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         n = x.shape[0]
         t = self._task(task, n)
-        if self.fused:
+        if self.fused and not torch.jit.is_tracing():  # export traces the plain form: fixed kernel shapes for ONNX
             f, e = self._focus_expand_fused(x)
         else:
             f, e = self.focus(x), self.expand(x)
@@ -194,9 +194,3 @@ class DEMA(nn.Module):
             loss = x.new_zeros((), dtype=torch.float32)
         aux = {"lgcl": loss, "alpha": alpha.detach().mean(), "beta": beta.detach().mean()}
         return (x + out if self.residual else out), aux
-
-    def descriptors(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The (local, global) descriptors that eq (7) compares, each (N, proj_dim); needs ``lgcl=True``."""
-        if not self.lgcl:
-            raise ValueError("DEMA was built with lgcl=False and has no descriptor heads")
-        return (self.local_head(self.focus(x).mean(dim=(2, 3))), self.global_head(self.expand(x).mean(dim=(2, 3))))

@@ -123,8 +123,8 @@ class GCTDRNBlock(nn.Module):
 
 
     def _use_mixed_kernel(self, h: torch.Tensor) -> bool:
-        if self.separable or self.fuse == "off":
-            return False
+        if self.separable or self.fuse == "off" or torch.jit.is_tracing():
+            return False  # a traced graph (export) must not bake the batch size in as the group count
         if self.fuse == "kernel":
             return True
         # 'auto' follows CPU measurements; on other devices (not measured) the three dense convolutions stay
