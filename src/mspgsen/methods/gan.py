@@ -8,7 +8,7 @@ contrastive loss this way) instead of rewriting the step; everything an update n
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Optional
 
 import torch
@@ -30,11 +30,13 @@ class RealBatch:
     """A real minibatch as D sees it: the pyramid (coarse to fine) and the labels (None when unconditional).
 
     The step hands it to both updates, so G's update uses the same real images as the last D update without the
-    method keeping them between calls.
+    method keeping them between calls. With ``share_fakes`` it also carries the step's one G forward (images and
+    features, with their graph): the D update reads it detached, the first G update backpropagates through it.
     """
 
     scales: list[Tensor]
     labels: Optional[Tensor]
+    fakes: Optional[tuple[list[Tensor], list[Tensor]]] = None
 
     @property
     def size(self) -> int:
@@ -50,6 +52,8 @@ class GANOptions:
     fm: float = 0.0  # Feature-matching weight (eq 12) at the start (the 'fm' knob weight).
     drift: float = 0.0  # Penalty on D's squared output on real data (ProGAN's epsilon drift, 1e-3).
     diffaug: str = ""  # DiffAugment policy for every image D sees, e.g. 'translation,cutout' (methods/augment.py).
+    share_fakes: bool = False  # One G forward per step for the last D update (detached) and the first G update
+    # (through D after its update); the G update then reuses the D update's z instead of drawing its own.
 
     def check(self, where: str) -> None:
         if self.n_critic < 1:
@@ -134,24 +138,37 @@ class GANMethod(Method):
         set_lr(self.optimizers["G"], knobs.lr_g)
         stats: dict[str, float] = {}
         real: Optional[RealBatch] = None
-        for _ in range(max(1, knobs.d_steps)):
+        d_steps = max(1, knobs.d_steps)
+        for i in range(d_steps):
             real = self.real_batch(data.next())
+            if self.options.share_fakes and i == d_steps - 1:
+                real = self.with_fakes(real)  # one G forward for the last D update and the first G update
             stats.update(self.d_step(real, knobs))
         assert real is not None
-        for _ in range(max(1, knobs.g_steps)):
-            # G's update reads the last D update's real batch (feature matching, relativistic losses): passed, not kept
-            stats.update(self.g_step(real, knobs))
+        for j in range(max(1, knobs.g_steps)):
+            # G's update reads the last D update's real batch (feature matching, relativistic losses): passed, not kept;
+            # G's shared forward only serves the first G update (G has changed after it)
+            stats.update(self.g_step(real if j == 0 else replace(real, fakes=None), knobs))
         return stats
 
     def real_batch(self, batch: Batch) -> RealBatch:
         """A data batch as D sees it: the pyramid of as many scales as G returns, and labels when conditional."""
         return RealBatch(self.real_scales(batch.images, int(getattr(self.G, "scales", 1))), self.labels_for(batch))
 
+    def with_fakes(self, real: RealBatch) -> RealBatch:
+        """``real`` carrying G's forward for its labels, with its graph (``share_fakes``)."""
+        with self.autocast():
+            fakes, g_feats = self.G(self.sample_z(real.size), real.labels, features=True)
+        return replace(real, fakes=(fakes, g_feats))
+
     def d_step(self, real: RealBatch, knobs: Knobs) -> dict[str, float]:
         G, D, opt = self.G, self.D, self.optimizers["D"]
         y, n = real.labels, real.size
-        with torch.no_grad(), self.autocast():
-            fakes = [f.float() for f in G(self.sample_z(n), y)]
+        if real.fakes is not None:  # share_fakes: the step's one G forward, which D's loss must not reach
+            fakes = [f.detach().float() for f in real.fakes[0]]
+        else:
+            with torch.no_grad(), self.autocast():
+                fakes = [f.float() for f in G(self.sample_z(n), y)]
         rin = self.augment(self.noisy(real.scales, knobs.instance_noise))
         fin = self.augment(self.noisy(fakes, knobs.instance_noise))
         with self.autocast():
@@ -187,7 +204,7 @@ class GANMethod(Method):
         fm_w = knobs.weight("fm")
         D.requires_grad_(False)  # G's update needs gradients through D, not of D's weights
         with self.autocast():
-            fakes, g_feats = G(self.sample_z(n), y, features=True)
+            fakes, g_feats = real.fakes if real.fakes is not None else G(self.sample_z(n), y, features=True)
             seen = self.augment(fakes)
             if fm_w:
                 f, f_feats = D(seen, y, features=True)
