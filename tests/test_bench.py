@@ -203,3 +203,15 @@ def test_cli_subsets_are_checked(runs, tmp_path, capsys):
         "error: --seeds 7: the suite has seeds 0, 1.",
         "error: --variants: no variant 'nope' in the suite; it has plain, lr-low.",
         "error: --jobs must be at least 1, got 0."]
+
+
+def test_a_mark_added_behind_a_run_is_not_measured_with_later_weights(runs):
+    late = parse_suite(toy_suite(runs, seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}], marks=[12]))
+    first = run_one(late, late.variants[0], 0, log=lambda *a, **k: None)
+    assert [r["mark"] for r in first.rows] == [12.0]
+    early = parse_suite(toy_suite(runs, seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}], marks=[6, 12]))
+    again = run_one(early, early.variants[0], 0, log=lambda *a, **k: None)
+    assert [r["mark"] for r in again.rows] == [12.0] and not again.trained
+    assert again.notes and again.notes[0].startswith("mark 6 not measured: the run was already at step 12")
+    text = write_results(early, [again], runs)["table"].read_text()
+    assert "## Marks not measured" in text and "Not measured yet" not in text

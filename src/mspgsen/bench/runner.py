@@ -32,6 +32,7 @@ class RunOutcome:
     rows: list[dict] = field(default_factory=list)
     error: Optional[str] = None
     trained: bool = False  # whether this call trained at all (False: everything was measured already)
+    notes: list[str] = field(default_factory=list)  # marks that could not be measured, and why
 
 
 def machine() -> str:
@@ -95,6 +96,19 @@ def budget_overrides(suite: Suite, mark: float, progress: dict) -> Optional[list
     return None if left <= 1e-3 else [f"train.minutes={left:.6g}", "train.steps=0", "train.kimg=0"]
 
 
+def past_mark(suite: Suite, mark: float, progress: dict) -> bool:
+    """Whether the run's newest checkpoint lies beyond ``mark`` by more than the step that reached it (a mark added
+    to a suite after its runs went further: measuring now would label later weights with the earlier mark)."""
+    step = max(progress["step"], 1)
+    if suite.unit == "steps":
+        return progress["step"] > mark
+    if suite.unit == "kimg":
+        return progress["images"] - mark * 1000 > progress["images"] / step
+    # a session stops at the first step past its minutes; that step may hold a quality probe, a sample grid or a
+    # checkpoint, so allow several steps' time and 10 s before calling the run past the mark
+    return progress["elapsed_s"] - mark * 60 > 5 * progress["elapsed_s"] / step + 10.0
+
+
 def run_overrides(suite: Suite, variant: Variant, seed: int) -> list[str]:
     """Everything a run of this suite sets besides its budget: threads, quiet progress, seed, data, then the
     suite's and the variant's own overrides (the variant's win)."""
@@ -120,7 +134,14 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
         if mark in done:
             out.rows.append({**done[mark], "variant": variant.name, "seed": seed})
             continue
-        budget = budget_overrides(suite, mark, run_progress(run_dir))
+        progress = run_progress(run_dir)
+        budget = budget_overrides(suite, mark, progress)
+        if budget is None and past_mark(suite, mark, progress):
+            out.notes.append(f"mark {mark:g} not measured: the run was already at step {progress['step']} "
+                             f"({progress['images'] / 1000:.1f} kimg, {progress['elapsed_s'] / 60:.1f} min) when the mark "
+                             f"was asked for; a new run (another runs_dir or run_name) measures it")
+            log(f"{run_dir.name}: {out.notes[-1]}")
+            continue
         if budget is not None:
             train(variant.base, name=run_dir.name, runs_dir=run_dir.parent,
                           overrides=run_overrides(suite, variant, seed) + budget, log=log)

@@ -92,7 +92,10 @@ def markdown(suite: Suite, outcomes: list[RunOutcome], summary: list[dict], thre
     failed = [o for o in outcomes if o.error]
     if failed:
         lines += ["## Runs that stopped", ""] + [f"- {o.variant}, seed {o.seed}: {o.error}" for o in failed] + [""]
-    missing = [o for o in outcomes if not o.error and len(o.rows) < len(suite.marks)]
+    noted = [(o, n) for o in outcomes for n in o.notes]
+    if noted:
+        lines += ["## Marks not measured", ""] + [f"- {o.variant}, seed {o.seed}: {n}" for o, n in noted] + [""]
+    missing = [o for o in outcomes if not o.error and not o.notes and len(o.rows) < len(suite.marks)]
     if missing:
         lines += ["## Not measured yet", ""] + [f"- {o.variant}, seed {o.seed}: {len(o.rows)} of {len(suite.marks)} marks"
                                                 for o in missing] + [""]
@@ -155,7 +158,8 @@ def write_results(suite: Suite, outcomes: list[RunOutcome], out_dir: Path, jobs:
         "threads": suite.threads, "jobs": jobs, "unit": suite.unit, "marks": suite.marks, "seeds": suite.seeds,
         "data": suite.source, "ref": suite.ref, "n": suite.n, "metrics": suite.metrics,
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "summary": summary,
-        "runs": [{"variant": o.variant, "seed": o.seed, "run_dir": str(o.run_dir), "error": o.error, "rows": o.rows}
+        "runs": [{"variant": o.variant, "seed": o.seed, "run_dir": str(o.run_dir), "error": o.error, "notes": o.notes,
+                  "rows": o.rows}
                  for o in outcomes]}, indent=1))
     if suite.plot and summary:
         got = plot(suite, summary, out_dir / "results.png")
