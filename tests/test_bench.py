@@ -215,3 +215,33 @@ def test_a_mark_added_behind_a_run_is_not_measured_with_later_weights(runs):
     assert again.notes and again.notes[0].startswith("mark 6 not measured: the run was already at step 12")
     text = write_results(early, [again], runs)["table"].read_text()
     assert "## Marks not measured" in text and "Not measured yet" not in text
+
+
+def test_an_interrupted_training_is_not_measured_and_resumes(runs, tmp_path, monkeypatch):
+    import signal
+
+    import mspgsen.api
+    from mspgsen.errors import Interrupted
+
+    spec = toy_suite(runs, seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}], marks=[])
+    spec.pop("marks")
+    suite = parse_suite(spec)
+    real_train = mspgsen.api.train
+
+    def stopped_early(config, **kw):  # what a Ctrl-C at step 5 gives: a checkpoint there and stopped_by=interrupted
+        kw["overrides"] = [o for o in kw["overrides"] if not o.startswith("train.steps=")] + ["train.steps=5"]
+        res = real_train(config, **kw)
+        res.stopped_by, res.signal = "interrupted", int(signal.SIGINT)
+        return res
+
+    monkeypatch.setattr(mspgsen.api, "train", stopped_early)
+    with pytest.raises(Interrupted) as e:
+        run_suite(suite, log=lambda *a, **k: None)
+    assert e.value.code == 130 and "plain-s0 at step 5" in str(e.value)
+    assert not (runs / "plain-s0" / "bench.jsonl").exists()  # nothing measured short of the mark
+    monkeypatch.setattr(mspgsen.api, "train", real_train)
+    done = run_suite(suite, log=lambda *a, **k: None)[0]
+    whole = run_one(parse_suite({**spec, "runs_dir": str(tmp_path / "ref")}), suite.variants[0], 0, log=lambda *a, **k: None)
+    assert [r["step"] for r in done.rows] == [12] and done.rows[0]["hq"] == whole.rows[0]["hq"]
+    a, b = weights(runs / "plain-s0"), weights(whole.run_dir)
+    assert all(torch.equal(a["nets"][k], b["nets"][k]) for k in a["nets"])

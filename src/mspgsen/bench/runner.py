@@ -13,7 +13,6 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -143,9 +142,12 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
             log(f"{run_dir.name}: {out.notes[-1]}")
             continue
         if budget is not None:
-            train(variant.base, name=run_dir.name, runs_dir=run_dir.parent,
-                          overrides=run_overrides(suite, variant, seed) + budget, log=log)
+            res = train(variant.base, name=run_dir.name, runs_dir=run_dir.parent,
+                        overrides=run_overrides(suite, variant, seed) + budget, log=log)
             out.trained = True
+            if res.stopped_by == "interrupted":  # never measure a run short of its mark as if it were there
+                raise Interrupted(f"Interrupted {run_dir.name} at step {res.step} with its checkpoint written; run the "
+                                  f"same command again to resume it exactly.", code=res.exit_code)
         G = load_generator(run_dir, ema=suite.ema, device=measure_device(), log=log)
         if reference is None and any(m in ("fid", "kid", "pr", "dc", "cls") for m in suite.metrics):
             from .measure import reference_for
@@ -215,6 +217,15 @@ def run_suite(suite: Suite, jobs: int = 1, train: bool = True, log: Callable[...
         return outcomes
     import multiprocessing
 
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_task, suite, v, s) for v, s in tasks]
-        return [f.result() for f in futures]
+    # a fresh spawned process per run: no torch state, thread setting or memory carries from one run to the next
+    pool = multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1)
+    try:
+        pending = [pool.apply_async(_task, (suite, v, s)) for v, s in tasks]
+        pool.close()
+        outcomes = [p.get() for p in pending]
+        pool.join()
+        return outcomes
+    except BaseException:
+        pool.terminate()  # SIGTERM: a run stops after its checkpoint (atomic writes), so the same command resumes
+        pool.join()
+        raise
