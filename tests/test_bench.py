@@ -89,7 +89,7 @@ def test_mean_sd_and_table(runs):
     paths = write_results(suite, outcomes, runs)
     text = paths["table"].read_text()
     assert "| plain   | 12" in text and "2.00 ± 1.41" in text and "4.00 ± 2.83" in text
-    assert "lr-low, seed 1: Training diverged at step 3." in text
+    assert "lr-low, seed 1: Training diverged at step 3." in text and "device cpu; 1 thread(s) per run" in text
     data = json.loads(paths["json"].read_text())
     assert data["summary"][0]["metrics"]["loss_d"]["values"] == [1.0, 3.0] and data["runs"][3]["error"]
     assert paths["plot"].stat().st_size > 1000

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .runner import RunOutcome, machine
+from .runner import RunOutcome, machine, measure_device
 from .suite import Suite
 
 
@@ -79,7 +79,7 @@ def markdown(suite: Suite, outcomes: list[RunOutcome], summary: list[dict], thre
     lines += [f"- suite: `{suite.path or suite.name}`; seeds {', '.join(map(str, suite.seeds))}; budget "
               f"{suite.budget:g} {suite.unit}, measured at {', '.join(f'{m:g}' for m in suite.marks)} {unit}",
               f"- data: {data}; measured against {ref}; n = {suite.n}; metrics: {', '.join(suite.metrics)}",
-              f"- machine: {machine()}; {suite.threads} thread(s) per run{threads_note}; "
+              f"- machine: {machine()}; device {measure_device()}; {suite.threads} thread(s) per run{threads_note}; "
               f"written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
     head = ["variant", f"mark ({unit})", "seeds", "kimg"] + cols
     body = [[s["variant"], f"{s['mark']:g}", str(len(s["seeds"])), fmt_mean_sd(s["kimg"])]
@@ -155,6 +155,7 @@ def write_results(suite: Suite, outcomes: list[RunOutcome], out_dir: Path, jobs:
     paths["table"].write_text(markdown(suite, outcomes, summary, note))
     paths["json"].write_text(json.dumps({
         "suite": suite.name, "file": str(suite.path) if suite.path else None, "machine": machine(),
+        "device": measure_device(),
         "threads": suite.threads, "jobs": jobs, "unit": suite.unit, "marks": suite.marks, "seeds": suite.seeds,
         "data": suite.source, "ref": suite.ref, "n": suite.n, "metrics": suite.metrics,
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "summary": summary,
