@@ -66,6 +66,7 @@ def test_interrupted_run_resumes_exactly(runs, tmp_path):
         fh.write('{"mark": 6.0, "tru')  # and a half-written line, as a kill leaves
     done = run_one(suite, suite.variants[0], 0, log=lambda *a, **k: None)
     assert [r["step"] for r in done.rows] == [6, 12]
+    assert sorted(read_log(runs / "plain-s0" / "bench.jsonl")) == [6.0, 12.0]  # the torn line was dropped, not joined
     a, b = weights(runs / "plain-s0"), weights(whole.run_dir)
     for k in a["nets"]:
         assert torch.equal(a["nets"][k], b["nets"][k]), k

@@ -72,6 +72,19 @@ def read_log(path: Path) -> dict[float, dict]:
     return out
 
 
+def append_row(path: Path, row: dict) -> None:
+    """Append one JSON line; a half-written last line that a killed process left is dropped first, so the new row
+    does not join it on one unreadable line."""
+    if path.is_file() and path.stat().st_size:
+        text = path.read_text()
+        if not text.endswith("\n"):
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text[: text.rfind("\n") + 1])
+            os.replace(tmp, path)
+    with open(path, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
 def run_progress(run_dir: Path) -> dict:
     """Step, images seen and training seconds at the run's newest checkpoint (zeros before the first)."""
     from ..engine.checkpoint import latest_checkpoint, load_checkpoint
@@ -162,8 +175,7 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
                "unit": suite.unit, "minutes": round(prog["elapsed_s"] / 60.0, 3), "step": prog["step"],
                "kimg": round(prog["images"] / 1000.0, 2), **got, "n": suite.n, "threads": suite.threads,
                "machine": machine(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        with open(log_path, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        append_row(log_path, row)
         log(json.dumps(row))
         out.rows.append(row)
     return out
