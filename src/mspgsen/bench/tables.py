@@ -103,7 +103,7 @@ def markdown(suite: Suite, outcomes: list[RunOutcome], summary: list[dict], thre
 
 
 def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
-    """The first metric per variant: bars with sd whiskers at the budget, or curves over the marks (sd shaded)."""
+    """The first metric per variant: mean ± sd and each seed at the budget, or curves over the marks (sd shaded)."""
     cols = suite.columns()
     if not summary or not cols:
         return None
@@ -117,10 +117,14 @@ def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
     if len(suite.marks) == 1:
         items = [s for s in summary if s["metrics"][col] is not None]
         xs = range(len(items))
-        ax.bar(xs, [s["metrics"][col]["mean"] for s in items], yerr=[s["metrics"][col]["sd"] for s in items],
-               capsize=3, color="#4c72b0")
+        # means with sd whiskers and each seed beside them: no bars from zero, which would flatten the differences
+        ax.errorbar(xs, [s["metrics"][col]["mean"] for s in items], yerr=[s["metrics"][col]["sd"] for s in items],
+                    fmt="o", color="#4c72b0", capsize=4, markersize=7, label="mean ± sd")
         for i, s in zip(xs, items):
-            ax.scatter([i] * len(s["metrics"][col]["values"]), s["metrics"][col]["values"], color="k", s=8, zorder=3)
+            vals = s["metrics"][col]["values"]
+            ax.scatter([i + 0.15] * len(vals), vals, color="k", s=10, zorder=3, label="each seed" if i == 0 else None)
+        ax.set_xlim(-0.6, len(items) - 0.4)
+        ax.legend(fontsize=7)
         ax.set_xticks(list(xs))
         ax.set_xticklabels([s["variant"] for s in items], rotation=30, ha="right", fontsize=8)
     else:
