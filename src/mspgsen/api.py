@@ -27,14 +27,27 @@ def train(config: Any = None, *, name: Optional[str] = None, runs_dir: str | Pat
 
     ``config`` is a :class:`Config`, a raw mapping, a preset name or a YAML path (None: the default preset).
     """
-    from .engine.distributed import dist_info
+    from .engine import distributed as ddp
+    from .engine.build import resolve_device
     from .engine.run import prepare_run_dir
     from .engine.trainer import Trainer
 
     cfg = _as_config(config, overrides)
-    cfg, run_dir = prepare_run_dir(cfg, name or cfg.model.name, runs_dir, new, log=log)
-    rank, world = dist_info()
-    return Trainer(cfg, run_dir, rank=rank, world_size=world, log=log).run()
+    rank, world = ddp.dist_info()
+    if world == 1:
+        cfg, run_dir = prepare_run_dir(cfg, name or cfg.model.name, runs_dir, new, log=log)
+        return Trainer(cfg, run_dir, log=log).run()
+    # Under torchrun rank 0 settles the folder first (moving an old one aside with --new); the others then find it.
+    rank, world, _ = ddp.init_distributed(resolve_device(cfg.train.device))
+    try:
+        if rank == 0:
+            cfg, run_dir = prepare_run_dir(cfg, name or cfg.model.name, runs_dir, new, log=log)
+        ddp.barrier(world)
+        if rank != 0:
+            cfg, run_dir = prepare_run_dir(cfg, name or cfg.model.name, runs_dir, False, log=lambda *a, **k: None)
+        return Trainer(cfg, run_dir, rank=rank, world_size=world, log=log).run()
+    finally:
+        ddp.shutdown()
 
 
 class GeneratorHandle(nn.Module):

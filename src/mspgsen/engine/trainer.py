@@ -25,6 +25,9 @@ from ..data import DataStream, ImageArray, make_sampler
 from ..data.prepare import prepare_training_data
 from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..models.base import DataSpec
+from ..utils.shard import set_shard
+from . import distributed as ddp
+from .accel import apply_accel, check_accel
 from .build import build_method, data_spec, resolve_device
 from .checkpoint import check_same_model, latest_checkpoint, load_checkpoint, save_checkpoint
 from .ema import ema_beta, make_ema, update_ema
@@ -39,6 +42,10 @@ class RunResult:
     checkpoint: Optional[Path]
     samples: Optional[Path]
     stopped_by: str  # 'steps', 'kimg', 'minutes', 'interrupted' or 'done-already'
+
+
+#: Why a loop stops, in rising precedence (ranks agree on the largest).
+STOPS = (None, "steps", "kimg", "minutes", "interrupted")
 
 
 class StopRequest:
@@ -94,28 +101,36 @@ class Trainer:
 
     def __init__(self, cfg: Config, run_dir: Path, *, rank: int = 0, world_size: int = 1, log=print) -> None:
         self.cfg, self.run_dir = cfg, Path(run_dir)
-        self.rank, self.world_size, self.is_main = rank, world_size, rank == 0
-        self.log = log if self.is_main else (lambda *a, **k: None)
         t = cfg.train
         if t.threads:
             torch.set_num_threads(t.threads)
         self.device = resolve_device(t.device)
-        seed_everything(cfg.seed + rank)
+        if world_size > 1:  # under torchrun: join the process group (api.train has done so already)
+            rank, world_size, self.device = ddp.init_distributed(self.device)
+        self.rank, self.world_size, self.is_main = rank, world_size, rank == 0
+        self.log = log if self.is_main else (lambda *a, **k: None)
+        check_accel(cfg, self.device, world_size)
+        local_batch = ddp.local_batch(t.batch_size, world_size)
+        set_shard(rank, world_size)
+        seed_everything(cfg.seed)  # the same on every rank: batch draws are sliced from one global draw
 
         self.data: ImageArray = prepare_training_data(cfg.data)
         if self.data.skipped:
             self.log(f"note: {self.data.skipped_message()}")
         self.spec: DataSpec = data_spec(cfg, self.data)
         self.method = build_method(cfg, self.spec, self.device)
+        apply_accel(self.method, cfg)
+        ddp.prepare_method(self.method, cfg.method.name, world_size)
         self.G_ema = make_ema(self.method.G) if t.ema_kimg > 0 else None
         self.knobs: Knobs = self.method.initial_knobs()
         self.controllers = build_controllers(cfg)
         labels = self.data.labels
-        self.stream = DataStream(self.data.images, labels, t.batch_size,
+        self.stream = DataStream(self.data.images, labels, local_batch,
                                  make_sampler(len(self.data), cfg.seed, rank, world_size), self.device)
-        # Controllers draw real batches from their own stream, so they never shift the training data order.
+        # Controllers draw real batches from their own stream, so they never shift the training data order; it
+        # gives every rank the whole global batch, so their probes measure the same thing everywhere.
         self.aux_stream = DataStream(self.data.images, labels, t.batch_size,
-                                     make_sampler(len(self.data), cfg.seed + 7919, rank, world_size), self.device)
+                                     make_sampler(len(self.data), cfg.seed + 7919), self.device)
         ctx = ControlContext(self.method, self.aux_stream.next, rank, world_size, self.run_dir)
         for c in self.controllers.values():
             c.setup(ctx, self.knobs)
@@ -185,7 +200,7 @@ class Trainer:
 
     @property
     def kimg(self) -> float:
-        return self.stream.images_seen * self.world_size / 1000.0
+        return self.stream.images_seen / 1000.0
 
     # -- outputs ---------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -314,12 +329,14 @@ class Trainer:
         window = WindowMean()
         last_imgs, last_time = self.stream.images_seen, time.time()
         while True:
-            stats = self.method.step(self.stream, self.knobs)
+            stats = ddp.mean_stats(self.method.step(self.stream, self.knobs), self.world_size)
+            if self.world_size > 1:
+                ddp.broadcast_buffers(self.method.nets)
             self._check_finite(stats)
             self.step += 1
             if self.G_ema is not None:
                 update_ema(self.G_ema, self.method.G,
-                           ema_beta(t.batch_size * self.world_size, self.stream.images_seen * self.world_size, t.ema_kimg, t.ema_rampup))
+                           ema_beta(t.batch_size, self.stream.images_seen, t.ema_kimg, t.ema_rampup))
             for name, c in self.controllers.items():
                 stats.update({f"{name}/{k}": float(v) for k, v in c.observe(self.step, stats, self.knobs).items()})
             stats.update({"knob/lr_g": self.knobs.lr_g, "knob/lr_d": self.knobs.lr_d, "knob/d_steps": self.knobs.d_steps})
@@ -330,7 +347,7 @@ class Trainer:
             if self.step % t.log_every == 0:
                 now = time.time()
                 row = window.pop()
-                row["images_per_s"] = (self.stream.images_seen - last_imgs) * self.world_size / max(now - last_time, 1e-9)
+                row["images_per_s"] = (self.stream.images_seen - last_imgs) / max(now - last_time, 1e-9)
                 last_imgs, last_time = self.stream.images_seen, now
                 self.logger.write(self.step, self.kimg, row)
                 if bar is not None:
@@ -339,6 +356,7 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
             stopped = self._budget_reached(t0) or ("interrupted" if stop.requested else None)
+            stopped = STOPS[ddp.agree(STOPS.index(stopped), self.world_size)]  # every rank stops at the same step
             if self.step % t.sample_every == 0 or stopped:
                 self._last_samples = self.save_samples()
             if self.step % t.ckpt_every == 0 or stopped or better:

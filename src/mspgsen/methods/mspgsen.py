@@ -26,6 +26,7 @@ from ..data.stream import Batch
 from ..errors import ConfigError
 from ..losses.afe import afe_d_loss, afe_g_loss
 from ..nn.afe import afe_features
+from ..utils.shard import shard
 from .base import METHODS, make_optimizer, set_lr
 from .gan import GANMethod, GANOptions
 
@@ -116,7 +117,7 @@ class MSPGSENMethod(GANMethod):
         return stats
 
     def d_step(self, batch: Batch, knobs: Knobs) -> dict[str, float]:
-        self.images_seen += len(batch)
+        self.images_seen += len(batch) * shard()[1]  # global images, as the schedule is stated in kimg
         return super().d_step(batch, knobs)
 
     def g_step(self, knobs: Knobs) -> dict[str, float]:
