@@ -28,10 +28,14 @@ import torch
 
 VARIANTS = ("none", "apfl", "dqn", "both")
 TOY = ("ring8", "grid25")
-APFL_OPTS = {"enabled": True, "every": 25, "quality_every": 100, "quality_n": 512, "stall_window": 3}
-DQN_OPTS = {"enabled": True, "every": 25, "warmup": 8, "batch": 16, "eps_decay": 20.0, "quality_n": 512}
-APFL_OPTS_IMG = {**APFL_OPTS, "quality_every": 50, "quality_n": 256}
-DQN_OPTS_IMG = {**DQN_OPTS, "eps_decay": 4.0, "warmup": 4, "batch": 8, "quality_n": 256}
+# One quality probe (the trainer's) every 25 steps feeds both controllers; APFL's stall window counts those
+# measurements, so 12 (toy) and 6 (images) keep the 300- and 150-step windows of the runs in docs/controllers.md.
+QUALITY = {"every": 25, "n": 512}
+QUALITY_IMG = {"every": 25, "n": 256}
+APFL_OPTS = {"enabled": True, "every": 25, "stall_window": 12}
+DQN_OPTS = {"enabled": True, "every": 25, "warmup": 8, "batch": 16, "eps_decay": 20.0}
+APFL_OPTS_IMG = {**APFL_OPTS, "stall_window": 6}
+DQN_OPTS_IMG = {**DQN_OPTS, "eps_decay": 4.0, "warmup": 4, "batch": 8}
 
 
 TOY_SIZE = {"width": 64, "batch": 128}  # the toy MLPs' hidden units and batch size (--toy-width, --toy-batch)
@@ -41,7 +45,7 @@ def make_config(data: str, variant: str, seed: int, steps: int) -> dict:
     toy = data in TOY
     control = {}
     if variant in ("apfl", "both"):
-        control["apfl"] = APFL_OPTS if toy else APFL_OPTS_IMG
+        control["apfl"] = {**(APFL_OPTS if toy else APFL_OPTS_IMG), "horizon": steps}  # stages as shares of this budget
     if variant in ("dqn", "both"):
         control["dqn"] = DQN_OPTS if toy else DQN_OPTS_IMG
     train = {"steps": steps, "progress": False, "tensorboard": False, "ema_kimg": 0, "sample_every": 10 ** 6,
@@ -50,10 +54,11 @@ def make_config(data: str, variant: str, seed: int, steps: int) -> dict:
         mlp = {"name": "mlp", "g_hidden": TOY_SIZE["width"], "d_hidden": TOY_SIZE["width"]}
         return {"seed": seed, "data": {"source": data}, "model": mlp,
                 "method": {"name": "gan", "loss": "ns"}, "optim": {"lr_g": 1e-3, "lr_d": 1e-3}, "control": control,
-                "train": {**train, "batch_size": TOY_SIZE["batch"]}}
+                "quality": QUALITY, "train": {**train, "batch_size": TOY_SIZE["batch"]}}
     return {"seed": seed, "data": {"source": "fashion-mnist-subset", "labels": False},
             "model": {"name": "dcgan", "ngf": 16, "ndf": 16, "z_dim": 64}, "method": {"name": "gan", "loss": "ns"},
-            "optim": {"lr_g": 2e-4, "lr_d": 2e-4}, "control": control, "train": {**train, "batch_size": 64}}
+            "optim": {"lr_g": 2e-4, "lr_d": 2e-4}, "control": control, "quality": QUALITY_IMG,
+            "train": {**train, "batch_size": 64}}
 
 
 def data_space_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
@@ -69,7 +74,7 @@ def data_space_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
 def run_one(data: str, variant: str, seed: int, steps: int, runs_dir: Path) -> dict:
     import mspgsen
     from mspgsen.api import load_generator
-    from mspgsen.control.monitors import QualityProbe
+    from mspgsen.engine.quality import QualityProbe
     from mspgsen.data import load_source, to_model_range
     from mspgsen.data.stream import Batch
     from mspgsen.engine.logger import read_stats

@@ -3,12 +3,15 @@
     python benchmarks/throughput.py                                   # every preset at 32x32, 1 and 2 threads
     python benchmarks/throughput.py --presets dcgan,msggan,mspgsen --res 32,64 --threads 1
     python benchmarks/throughput.py --presets mspgsen --set model.dema=false   # the cost of one component
+    python benchmarks/throughput.py --presets dcgan,mspgsen --row mspgsen:model.fused=false   # old code beside new
 
 Each preset trains through its own method (``Method.step``: WGAN-GP's five critic steps, a CFG stage... all
-count) on random images of the bundled data's shape (1 channel), after warm-up steps; "train img/s" counts the
-real images the method consumed. "generate img/s" is G (and the method's sampling steps) on batches of 64 without
-gradients. FLOPs are counted by torch.utils.flop_counter (convolutions and matrix products, the bulk of the
-work; element-wise operations are not counted): G's forward per image, and one training step per real image.
+count) on random images of the bundled data's shape (1 channel; ``--channels 3`` for colour), after warm-up
+steps; "train img/s" counts the real images the method consumed. ``--row PRESET:overrides`` adds a row of a preset
+with its own overrides (the old code beside the new: ``mspgsen:model.fused=false``). "generate img/s" is G (and the
+method's sampling steps) on batches of 64 without gradients. FLOPs are counted by torch.utils.flop_counter
+(convolutions and matrix products, the bulk of the work; element-wise operations are not counted): G's forward per
+image, and one training step per real image.
 All rows come from one process, one after the other, so the ratios ("vs dcgan") are what to compare; absolute
 numbers move with whatever else the machine is doing.
 """
@@ -44,7 +47,8 @@ class RandomStream:
         return Batch(self.x[:n].clone())
 
 
-def measure(preset: str, res: int, threads: int, seconds: float, overrides: list[str], channels: int = 1) -> dict:
+def measure(preset: str, res: int, threads: int, seconds: float, overrides: list[str], channels: int = 1,
+            label: str = "") -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = load_config(preset, [f"data.resolution={res}", *overrides])
@@ -78,7 +82,7 @@ def measure(preset: str, res: int, threads: int, seconds: float, overrides: list
             method.generate(G, z)
             n += 1
     gen_ips = 64 * n / (time.perf_counter() - t0)
-    return {"preset": preset, "res": res, "threads": threads, "G": params.get("G", 0), "D": params.get("D", 0),
+    return {"preset": label or preset, "res": res, "threads": threads, "G": params.get("G", 0), "D": params.get("D", 0),
             "other": sum(v for k, v in params.items() if k not in ("G", "D")), "g_mflop": g_flops / 1e6,
             "step_mflop": step_flops / 1e6 if step_flops == step_flops else "n/a", "train": train_ips, "gen": gen_ips}
 
@@ -90,14 +94,21 @@ def main() -> None:
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--seconds", type=float, default=10.0, help="measuring time per row")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every preset")
+    ap.add_argument("--row", action="append", default=[],
+                    help="an extra row, PRESET:override,override (e.g. mspgsen:model.fused=false); repeatable")
+    ap.add_argument("--channels", type=int, default=1, help="image channels (3: colour)")
     a = ap.parse_args()
+    jobs = [(p, [], p) for p in a.presets.split(",") if p]
+    for spec in a.row:
+        preset, _, over = spec.partition(":")
+        jobs.append((preset, [o for o in over.split(",") if o], spec))
     rows = []
     for res in (int(r) for r in a.res.split(",")):
         for th in (int(t) for t in a.threads.split(",")):
-            for preset in a.presets.split(","):
-                r = measure(preset, res, th, a.seconds, a.overrides)
+            for preset, extra, label in jobs:
+                r = measure(preset, res, th, a.seconds, [*a.overrides, *extra], a.channels, label)
                 rows.append(r)
-                print(f"  {preset} {res}px @ {th} threads: train {r['train']:.1f} img/s", file=sys.stderr, flush=True)
+                print(f"  {label} {res}px @ {th} threads: train {r['train']:.1f} img/s", file=sys.stderr, flush=True)
     base = {(r["res"], r["threads"]): r["train"] for r in rows if r["preset"] == "dcgan"}
     print(f"Machine: {machine()}; overrides: {a.overrides or 'none'}")
     print(table(["preset", "res", "threads", "G params", "D params", "other params", "G MFLOP/img", "step MFLOP/img",

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mspgsen.losses.afe import afe_d_loss, afe_g_loss, afe_generator_total
+from mspgsen.losses.afe import afe_d_loss, afe_g_loss
 from mspgsen.nn.afe import AuxDiscriminator, FeatureAdapter, afe_features
 
 torch.set_num_threads(1)
@@ -50,12 +50,30 @@ def test_losses_match_binary_cross_entropy() -> None:
     assert afe_d_loss(torch.zeros(4), torch.zeros(4)).item() == pytest.approx(2 * math.log(2), abs=1e-6)
 
 
-def test_generator_total_weights_the_aux_term() -> None:
-    main, aux = torch.tensor(0.7), torch.tensor(0.3)
-    assert afe_generator_total(main, aux, 0.5).item() == pytest.approx(0.85)  # eq (20), project reading
-    assert afe_generator_total(main, aux, 1.0).item() == pytest.approx(1.0)  # eq (19) as printed
-    with pytest.raises(ValueError):
-        afe_generator_total(main, aux, -1.0)
+def _g_update(lambda_aux: float) -> dict:
+    from mspgsen.config import load_config
+    from mspgsen.data.stream import Batch
+    from mspgsen.engine.build import build_method
+    from mspgsen.models.base import DataSpec
+
+    cfg = load_config("mspgsen", ["model.z_dim=8", "model.width=4", "model.max_ch=8", "model.global_dim=8",
+                                  "model.aux_hidden=4"])
+    torch.manual_seed(0)
+    m = build_method(cfg, DataSpec(16, 1), torch.device("cpu"))
+    knobs = m.initial_knobs()
+    knobs.weights["aux"] = lambda_aux
+    real = m.real_batch(Batch(torch.rand(8, 1, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1, None))
+    torch.manual_seed(1)
+    return m.g_step(real, knobs)
+
+
+def test_the_training_step_forms_eq_20_total() -> None:
+    """L_G_total = L_G_main + lambda_aux * L_G_aux (eq 20, project reading), as G's update computes it."""
+    half, full = _g_update(0.5), _g_update(1.0)
+    assert half["loss_g_aux"] == pytest.approx(0.5 * full["loss_g_aux"], rel=1e-5)  # lambda_aux weighs the aux term
+    main = [r["loss_g"] - r["loss_g_aux"] - r.get("loss_g_lgcl", 0.0) for r in (half, full)]
+    assert main[0] == pytest.approx(main[1], rel=1e-5) and main[0] > 0  # the main term is left as it is
+    assert "loss_g_aux" not in _g_update(0.0)  # lambda_aux = 0: no aux term at all
 
 
 def _batch(collapsed: bool, n: int = 8) -> torch.Tensor:
@@ -108,3 +126,22 @@ def test_afe_feature_pairing_modes() -> None:
     with pytest.raises(ValueError):  # G and D features of different scales
         afe_features("d_early", g_feat=torch.randn(2, 5, 4, 4), real_images=real_img, fake_images=None,
                      d_encode=d_encode, adapter=adapter)
+
+
+def test_paper_notes_cite_the_lines_that_run_eqs_18_to_20() -> None:
+    """docs/paper-notes.md points eqs (18)-(20) at lines of the training step; each must still be that line."""
+    import re
+    from pathlib import Path
+
+    import mspgsen
+
+    root = Path(mspgsen.__file__).parent
+    notes = (root.parents[1] / "docs" / "paper-notes.md").read_text()
+    rows = [r for r in notes.splitlines() if re.match(r"\| \((18|19|20)\) \|", r)]
+    assert len(rows) == 3
+    cited = [(int(eq), path, int(line)) for r in rows for eq in [r[3:5]]
+             for path, line in re.findall(r"`(methods/\w+\.py):(\d+)`", r)]
+    assert len(cited) >= 4
+    for eq, path, line in cited:
+        text = (root / path).read_text().splitlines()[line - 1]
+        assert re.search(rf"eqs? \((1[89]|20)\)", text), f"{path}:{line} no longer holds eq ({eq}): {text.strip()}"

@@ -1,5 +1,7 @@
 """APFL (section III-C): each rule moves its knob the right way on synthetic stats, stages switch, the meta module
-learns, the quality probe leaves training untouched, and save/resume reproduces the next decisions exactly."""
+learns, the trainer's quality probe leaves training untouched, and save/resume reproduces the next decisions exactly.
+
+The quality signal arrives in the stats (``quality``) on the steps the trainer's probe measured; here every 10th."""
 from __future__ import annotations
 
 import copy
@@ -13,7 +15,8 @@ from mspgsen.config.schema import config_from_dict
 from mspgsen.control.apfl import APFL, APFLOptions
 from mspgsen.control.base import ControlContext, Knobs
 from mspgsen.control.meta import DiscountedUCB, MetaTargets
-from mspgsen.control.monitors import PerformanceMonitor, QualityProbe, feature_stat_distance
+from mspgsen.control.monitors import PerformanceMonitor
+from mspgsen.engine.quality import QualityProbe, feature_stat_distance
 from mspgsen.control.schedules import LRSchedule, LRScheduleOptions, exp_factor, step_factor
 from mspgsen.errors import ConfigError
 
@@ -22,7 +25,7 @@ torch.set_num_threads(1)
 
 def plain(**kw) -> APFLOptions:
     """APFL with stages and meta off, so one rule is seen at a time."""
-    base = dict(enabled=True, every=10, quality_every=10, stages="off", meta="off", ema=0.5)
+    base = dict(enabled=True, every=10, stages="off", meta="off", ema=0.5)
     base.update(kw)
     return APFLOptions(**base)
 
@@ -73,12 +76,12 @@ def test_weak_d_withdraws_softening_but_never_beyond_the_run_settings():
 def test_quality_stall_raises_fm_and_lowers_lr_g():
     ctrl, k = APFL(plain(stall_window=3, fm_step=0.5), cfg_with()), Knobs(lr_g=1e-3, lr_d=1e-3)
     for s in range(1, 61):  # a flat quality signal, measured every 10 steps
-        out = ctrl.observe(s, synthetic_stats(s, quality=2.0), k)
+        out = ctrl.observe(s, synthetic_stats(s, **({"quality": 2.0} if s % 10 == 0 else {})), k)
     assert out["n_stall"] >= 1
     assert k.weight("fm") >= 0.5 and k.lr_g < 1e-3 and k.lr_d == pytest.approx(1e-3)
     ctrl2, k2 = APFL(plain(stall_window=3), cfg_with()), Knobs(lr_g=1e-3, lr_d=1e-3)
     for s in range(1, 61):  # steadily improving quality: no stall
-        out2 = ctrl2.observe(s, synthetic_stats(s, quality=2.0 * 0.8 ** (s // 10)), k2)
+        out2 = ctrl2.observe(s, synthetic_stats(s, **({"quality": 2.0 * 0.8 ** (s // 10)} if s % 10 == 0 else {})), k2)
     assert out2["n_stall"] == 0 and k2.weight("fm") == 0.0 and k2.lr_g == pytest.approx(1e-3)
 
 
@@ -106,8 +109,8 @@ def test_apfl_composes_with_other_controllers_changes():
 
 
 def test_stages_by_schedule():
-    o = APFLOptions(enabled=True, stages="schedule", meta="off", early_end=0.2, late_start=0.8, every=1000, quality_every=1000)
-    ctrl, k = APFL(o, cfg_with(steps=1000)), Knobs(lr_g=1.0, lr_d=1.0)
+    o = APFLOptions(enabled=True, stages="schedule", meta="off", early_end=0.2, late_start=0.8, every=1000, horizon=1000)
+    ctrl, k = APFL(o, cfg_with(steps=50)), Knobs(lr_g=1.0, lr_d=1.0)  # the budget does not move the stage points
     out = run(ctrl, k, range(1, 100))
     assert out["stage"] == 0.0
     assert k.instance_noise == pytest.approx(o.early_noise) and k.label_smoothing == pytest.approx(o.early_smoothing)
@@ -118,16 +121,17 @@ def test_stages_by_schedule():
     assert out["stage"] == 2.0 and out.get("stage_switch") == 1.0
     assert k.label_smoothing == pytest.approx(o.late_smoothing) and k.lr_g == pytest.approx(o.late_lr)
     with pytest.raises(ConfigError):
-        config_from_dict({"model": "mlp", "data": {"source": "ring8"}, "control": {"apfl": {"enabled": True, "stages": "schedule"}}})
+        config_from_dict({"model": "mlp", "data": {"source": "ring8"}, "control": {"apfl": {"enabled": True, "horizon": 0}}})
 
 
 def test_stages_by_monitors():
-    o = APFLOptions(enabled=True, stages="monitor", meta="off", every=10, quality_every=10, stall_window=2, ema=0.5)
+    o = APFLOptions(enabled=True, stages="monitor", meta="off", every=10, stall_window=2, ema=0.5)
     ctrl, k = APFL(o, cfg_with()), Knobs(lr_g=1.0, lr_d=1.0)  # no step budget: only the monitors can switch
     stages = []
     for s in range(1, 401):
         q = 10.0 * 0.5 ** (s // 10) if s < 60 else 0.15  # fast fall, then flat
-        stages.append(ctrl.observe(s, synthetic_stats(s, acc=0.7, quality=q), k)["stage"])
+        stats = synthetic_stats(s, acc=0.7, **({"quality": q} if s % 10 == 0 else {}))
+        stages.append(ctrl.observe(s, stats, k)["stage"])
     assert stages[20] == 0.0
     assert 1.0 in stages and stages[-1] == 2.0
     assert stages.index(1.0) < stages.index(2.0)
@@ -184,13 +188,14 @@ def _drive(ctrl: APFL, knobs: Knobs, steps) -> list[dict]:
     outs = []
     for s in steps:
         acc = 0.97 if (s // 20) % 2 == 0 else 0.3  # alternating spells so that the rules fire both ways
-        outs.append(ctrl.observe(s, synthetic_stats(s, acc=acc), knobs))
+        q = {"quality": 1.0 + 0.1 * ((s // 10) % 3)} if s % 10 == 0 else {}  # the trainer's probe, every 10 steps
+        outs.append(ctrl.observe(s, synthetic_stats(s, acc=acc, **q), knobs))
         outs[-1]["knobs"] = copy.deepcopy(knobs.state_dict())
     return outs
 
 
 def test_save_and_resume_reproduce_the_next_decisions():
-    o = APFLOptions(enabled=True, every=5, quality_every=10, quality_n=64, stall_window=2, meta_episode=2)
+    o = APFLOptions(enabled=True, every=5, stall_window=2, meta_episode=2)
     method, supply = TinyMethod(), RealSupply()
     ctrl, knobs = APFL(o, cfg_with(steps=200, seed=3)), Knobs(lr_g=1e-3, lr_d=1e-3)
     ctrl.setup(ControlContext(method, supply), knobs)

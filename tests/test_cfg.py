@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mspgsen.config import load_config
-from mspgsen.control.annealing import SCHEDULES, anneal_factor, anneal_values
+from mspgsen.annealing import SCHEDULES, anneal_factor, anneal_values
 from mspgsen.data.stream import Batch
 from mspgsen.engine.build import build_method
 from mspgsen.errors import ConfigError
@@ -107,14 +107,22 @@ def test_a_stage_draws_t_times_u_batches_and_stores_t_copies():
     s = _Stream()
     knobs = m.initial_knobs()
     assert knobs.d_steps == 2
-    stats = m.step(s, knobs)
+    first = m.step(s, knobs)
     assert s.drawn == 3 * 2 and len(m.copies) == 3
-    for k in ("loss_d", "loss_g", "d_real", "d_fake", "fit_start"):
-        assert math.isfinite(stats[k])
+    assert "loss_g" not in first and "fit_start" not in first  # nothing to fit before the first stage's moves
+    assert set(first) >= m.reports(m.options, m.cfg)  # every declared stat is there
+    second = m.step(s, knobs)
+    assert s.drawn == 2 * 3 * 2 and len(m.copies) == 3
+    for k in ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "fit_start"):
+        assert math.isfinite(second[k])
     assert all(not p.requires_grad for c in m.copies for p in c.parameters())
 
 
-def test_sampling_applies_the_stored_copies_and_they_survive_a_checkpoint():
+def _params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def test_sampling_applies_each_move_once_to_the_generator_it_was_computed_on():
     torch.manual_seed(0)
     m = _method()
     z = torch.randn(4, 16)
@@ -122,18 +130,47 @@ def test_sampling_applies_the_stored_copies_and_they_survive_a_checkpoint():
     with torch.no_grad():
         assert torch.equal(m.generate(m.G, z)[-1], m.G(z)[-1].clamp(-1, 1))  # no copies yet: G alone
     m.G.train()
+    g0 = _params(m.G)
     m.step(_Stream(), m.initial_knobs())
+    # the stage's moves were computed on this G, which the stage leaves as it is: sampling is G_0 + moves
+    assert all(torch.equal(a, b) for a, b in zip(g0, _params(m.G)))
     m.G.eval()
     with torch.no_grad():
         out = m.generate(m.G, z)[-1]
         plain = m.G(z)[-1]
-    expected = move(plain, m.copies, m.etas).clamp(-1, 1)
-    assert torch.allclose(out, expected) and not torch.allclose(out, plain.clamp(-1, 1))
+    assert torch.allclose(out, move(plain, m.copies, m.etas).clamp(-1, 1))
+    assert not torch.allclose(out, plain.clamp(-1, 1))
+    m.G.train()
+
+    # the next stage first fits G to exactly those composite images, then learns new moves on the fitted G
+    old_copies, seen = list(m.copies), {}
+    fit_to = m.fit_to
+
+    def spy(z_fit, y_fit, target):
+        with torch.no_grad():
+            seen["expected"] = torch.cat([move(m.G(z_fit[i:i + 16])[-1], old_copies, m.etas)
+                                          for i in range(0, len(z_fit), 16)])
+        seen["target"] = target
+        return fit_to(z_fit, y_fit, target)
+
+    m.fit_to = spy
+    m.step(_Stream(), m.initial_knobs())
+    assert torch.allclose(seen["target"], seen["expected"], atol=1e-6)
+    assert not any(c is o for c in m.copies for o in old_copies)  # the fitted G carries new moves only
+    assert not all(torch.equal(a, b) for a, b in zip(g0, _params(m.G)))
+
+
+def test_the_stored_copies_survive_a_checkpoint():
+    torch.manual_seed(0)
+    m = _method()
+    m.step(_Stream(), m.initial_knobs())
+    z = torch.randn(4, 16)
     other = _method()
     other.load_state_dict(m.state_dict())
+    m.G.eval()
     other.G.eval()
     with torch.no_grad():
-        assert torch.allclose(other.generate(other.G, z)[-1], out)
+        assert torch.allclose(other.generate(other.G, z)[-1], m.generate(m.G, z)[-1])
 
 
 def test_cfg_needs_a_single_scale_model():

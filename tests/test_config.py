@@ -85,3 +85,10 @@ def test_switching_the_model_drops_the_presets_options_for_the_old_one():
     assert cfg.model.name == "mlp" and cfg.model.options.g_hidden == 32
     # the same name keeps the preset's options
     assert load_config("dcgan", ["model.name=dcgan"]).model.options.ngf == 64
+
+
+def test_a_controller_switch_survives_a_later_option_of_it():
+    cfg = load_config("dcgan", ["control.dqn=true", "control.dqn.every=100"])
+    assert cfg.control["dqn"].enabled and cfg.control["dqn"].every == 100
+    cfg = load_config("dcgan", ["control.dqn.every=100", "control.dqn=false"])
+    assert not cfg.control["dqn"].enabled and cfg.control["dqn"].every == 100

@@ -123,7 +123,8 @@ def test_lgcl_training_ties_local_and_global_descriptors() -> None:
         aux["lgcl"].backward()
         opt.step()
     with torch.no_grad():
-        loc, glo = m.descriptors(x)
+        loc = m.local_head(m.focus(x).mean(dim=(2, 3)))  # the descriptors eq (7) compares
+        glo = m.global_head(m.expand(x).mean(dim=(2, 3)))
         matched, shuffled = lgcl_loss(loc, glo), lgcl_loss(loc, glo.roll(1, dims=0))
     assert matched < first
     assert matched < shuffled
@@ -151,3 +152,46 @@ def test_bfloat16_autocast() -> None:
 def test_rejects_bad_arguments(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         DEMA(8, **kwargs)
+
+
+def _forward_backward(m: DEMA, x: torch.Tensor, task: torch.Tensor | None = None):
+    m.zero_grad(set_to_none=True)
+    x = x.clone().requires_grad_(True)
+    out, aux = m(x, task)
+    (out.square().mean() + aux["lgcl"] + out[:, :1].mean()).backward()
+    grads = {k: p.grad for k, p in m.named_parameters() if p.grad is not None}
+    return out.detach(), aux["lgcl"].detach(), x.grad, grads
+
+
+@pytest.mark.parametrize("channels,heads,scales,size,task_dim", [
+    (16, 4, (1, 3, 5, 7), 8, 0), (10, 4, (1, 3, 5, 7), 16, 0),  # 10 channels: heads of ceil(10/4) = 3
+    (8, 3, (3, 7), 4, 5), (32, 2, (5,), 32, 0),
+])
+def test_fused_heads_match_the_plain_loop(channels: int, heads: int, scales: tuple, size: int, task_dim: int) -> None:
+    """fused=True (batched heads, one 1x1 projection of X) computes the plain per-head code's function."""
+    import copy
+
+    torch.manual_seed(0)
+    plain = DEMA(channels, heads=heads, scales=scales, task_dim=task_dim, fused=False)
+    fused = copy.deepcopy(plain)
+    fused.fused = True
+    x = torch.randn(3, channels, size, size)
+    task = torch.randn(3, task_dim) if task_dim else None
+    out_p, lg_p, gx_p, g_p = _forward_backward(plain, x, task)
+    out_f, lg_f, gx_f, g_f = _forward_backward(fused, x, task)
+    torch.testing.assert_close(out_f, out_p, rtol=0, atol=1e-5)
+    torch.testing.assert_close(lg_f, lg_p, rtol=0, atol=1e-5)
+    torch.testing.assert_close(gx_f, gx_p, rtol=1e-4, atol=1e-6)
+    assert g_f.keys() == g_p.keys() and len(g_p) == len(list(plain.parameters())) - (1 if task_dim else 0)
+    for name in g_p:
+        torch.testing.assert_close(g_f[name], g_p[name], rtol=1e-4, atol=1e-6, msg=lambda m: f"{name}: {m}")
+
+
+def test_fused_is_the_default_and_loads_plain_checkpoints() -> None:
+    torch.manual_seed(0)
+    plain = DEMA(16, fused=False)
+    fused = DEMA(16)
+    assert fused.fused and fused.state_dict().keys() == plain.state_dict().keys()
+    fused.load_state_dict(plain.state_dict())  # same parameter names and shapes: old checkpoints load
+    x = torch.randn(2, 16, 8, 8)
+    torch.testing.assert_close(fused(x)[0], plain(x)[0], rtol=0, atol=1e-5)

@@ -101,9 +101,8 @@ def test_resume_of_two_processes_is_exact_and_survives_a_killed_rank(two_proc, t
 
 def test_controllers_decide_alike_on_every_rank(tmp_path):
     args = SMALL + ["model.width=4", "model.max_ch=16", "model.z_dim=16", "train.steps=6", "control.apfl.enabled=true",
-                    "control.apfl.every=1", "control.apfl.quality_every=2", "control.apfl.quality_n=16",
-                    "control.dqn.enabled=true", "control.dqn.every=1", "control.dqn.quality_n=16", "control.dqn.warmup=2",
-                    "control.dqn.batch=2"]
+                    "control.apfl.every=1", "quality.every=1", "quality.n=16",
+                    "control.dqn.enabled=true", "control.dqn.every=1", "control.dqn.warmup=2", "control.dqn.batch=2"]
     _launch(2, tmp_path / "two", tmp_path / "runs", "m", "mspgsen", args)
     r0, r1 = _load(tmp_path / "two", 0), _load(tmp_path / "two", 1)
     assert {n for _, n, _ in r0["decisions"]} == {"apfl", "dqn"}

@@ -14,7 +14,7 @@ from tests.conftest import quiet
 
 
 def _nets(path):
-    return torch.load(path, weights_only=False)["method"]["nets"]
+    return torch.load(path, weights_only=True)["method"]["nets"]
 
 
 def test_run_folder_holds_everything(runs, tiny):
@@ -37,8 +37,8 @@ def test_resume_is_exact(runs, tiny, preset):
     mspgsen.train(preset, name="full", runs_dir=runs, overrides=over + ["train.steps=8"], log=quiet)
     mspgsen.train(preset, name="half", runs_dir=runs, overrides=over + ["train.steps=4"], log=quiet)
     mspgsen.train(preset, name="half", runs_dir=runs, overrides=over + ["train.steps=8"], log=quiet)
-    a = torch.load(runs / "full/checkpoints/ckpt-00000008.pt", weights_only=False)
-    b = torch.load(runs / "half/checkpoints/ckpt-00000008.pt", weights_only=False)
+    a = torch.load(runs / "full/checkpoints/ckpt-00000008.pt", weights_only=True)
+    b = torch.load(runs / "half/checkpoints/ckpt-00000008.pt", weights_only=True)
     for k, v in a["method"]["nets"].items():
         assert torch.equal(v, b["method"]["nets"][k]), k
     for k, v in a["G_ema"].items():
@@ -190,7 +190,7 @@ def test_measurement_during_training_keeps_the_best_checkpoint(runs):
     rows = [json.loads(x) for x in (runs / "toy/metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [10, 20, 30]
     assert {"modes_covered", "modes_missed", "hq_share"} <= set(rows[0])
-    best = torch.load(runs / "toy/checkpoints/best.pt", weights_only=False)
+    best = torch.load(runs / "toy/checkpoints/best.pt", weights_only=True)
     assert best["best"]["value"] == min(r["modes_missed"] for r in rows)
     with open(runs / "toy/metrics.jsonl", "a") as fh:  # a measurement written after the last checkpoint (a crash)
         fh.write(json.dumps({"step": 35, "modes_missed": 0.0}) + "\n")

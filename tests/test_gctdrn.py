@@ -134,3 +134,59 @@ def test_copy_and_state_dict_round_trip() -> None:
     fresh.load_state_dict(block.state_dict())
     x = torch.randn(2, 8, 8, 8)
     assert torch.equal(block(x)[0], twin(x)[0]) and torch.equal(block(x)[0], fresh(x)[0])
+
+
+def _forward_backward(block: GCTDRNBlock, x: torch.Tensor):
+    block.zero_grad(set_to_none=True)
+    x = x.clone().requires_grad_(True)
+    out, aux = block(x)
+    (out.square().mean() + aux["lgcl"] + out[:, :1].mean()).backward()
+    return out.detach(), x.grad, {k: p.grad for k, p in block.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("kwargs,size", [
+    ({}, 8), ({"attention": "none", "norm": "pixel"}, 16), ({"spectral_norm": True}, 8),
+    ({"norm": "batch", "kernels": (1, 3, 7)}, 4), ({"kernels": (5, 3)}, 8),
+])
+def test_mixed_kernel_matches_the_three_branches(kwargs: dict, size: int) -> None:
+    """fuse='kernel' (one grouped convolution with per-sample kernels sum_i W_i K_i) is eq (16)'s function."""
+    import copy
+
+    torch.manual_seed(0)
+    plain = GCTDRNBlock(8, 12, fuse="off", **kwargs)
+    mixed = copy.deepcopy(plain)  # same weights (and spectral-norm state)
+    mixed.fuse = "kernel"
+    assert mixed._use_mixed_kernel(torch.empty(1, 8, 2, 2)) and not plain._use_mixed_kernel(torch.empty(1, 8, 64, 64))
+    x = torch.randn(4, 8, size, size)
+    out_p, gx_p, g_p = _forward_backward(plain, x)
+    out_m, gx_m, g_m = _forward_backward(mixed, x)
+    torch.testing.assert_close(out_m, out_p, rtol=0, atol=1e-5)
+    torch.testing.assert_close(gx_m, gx_p, rtol=1e-4, atol=1e-6)
+    assert g_m.keys() == g_p.keys() and any(k.startswith("branches.") for k in g_p)
+    for name in g_p:
+        torch.testing.assert_close(g_m[name], g_p[name], rtol=1e-4, atol=1e-6, msg=lambda m: f"{name}: {m}")
+
+
+def test_auto_fuse_picks_by_map_size_and_keeps_parameters() -> None:
+    from mspgsen.nn.gctdrn import KERNEL_FUSE_PIXELS_PER_CHANNEL as PER_CH
+
+    block = GCTDRNBlock(16, 8)
+    assert block.fuse == "auto"
+    side = int((PER_CH * 16) ** 0.5)
+    assert block._use_mixed_kernel(torch.empty(1, 16, side, side))  # large map, few channels: one grouped conv
+    assert not block._use_mixed_kernel(torch.empty(1, 16, side // 2, side // 2))  # small map: three convs
+    assert not GCTDRNBlock(16, 8, separable=True, fuse="kernel")._use_mixed_kernel(torch.empty(1, 16, 64, 64))
+    assert block.state_dict().keys() == GCTDRNBlock(16, 8, fuse="off").state_dict().keys()
+    with pytest.raises(ValueError, match="fuse"):
+        GCTDRNBlock(8, 8, fuse="fast")
+
+
+def test_mixed_kernel_under_bfloat16_autocast() -> None:
+    torch.manual_seed(0)
+    block = GCTDRNBlock(8, 16, fuse="kernel")
+    x = torch.randn(2, 8, 16, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, aux = block(x)
+    assert out.shape == (2, 16, 16, 16) and torch.isfinite(out.float()).all()
+    (out.float().square().mean() + aux["lgcl"]).backward()
+    assert _dead_params(block) == []

@@ -63,3 +63,17 @@ def test_spectral_norm_if() -> None:
         lin(torch.randn(2, 16))
     sigma = torch.linalg.matrix_norm(lin.weight.detach(), ord=2)
     assert abs(sigma.item() - 1) < 0.05
+
+
+def test_global_avg_pool_is_the_mean_with_the_same_gradient() -> None:
+    from mspgsen.nn.layers import global_avg_pool
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 7, 6, requires_grad=True)
+    w = torch.randn(3, 5)
+    (global_avg_pool(x) * w).sum().backward()
+    g = x.grad.clone()
+    x.grad = None
+    (x.mean(dim=(2, 3)) * w).sum().backward()
+    torch.testing.assert_close(global_avg_pool(x.detach()), x.detach().mean(dim=(2, 3)), rtol=0, atol=1e-6)
+    torch.testing.assert_close(g, x.grad, rtol=0, atol=1e-7)

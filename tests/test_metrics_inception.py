@@ -13,10 +13,11 @@ import torch.nn.functional as F
 from mspgsen.data import ImageArray, load_source
 from mspgsen.errors import MspgsenError
 from mspgsen.metrics import weights as W
+from mspgsen.metrics.cache import cache_dir
 from mspgsen.metrics.evaluate import evaluate_images
 from mspgsen.metrics.features import InceptionFeatures, to_uint8
 from mspgsen.metrics.inception import FIDInceptionV3, _unit_names, preprocess
-from mspgsen.metrics.reference import load_reference, reference_features
+from mspgsen.metrics.reference import load_reference, reference_features, reference_key
 
 
 pytestmark = pytest.mark.usefixtures("private_cache")  # converted weights and references in a fresh cache
@@ -88,6 +89,9 @@ def test_fid_against_itself_and_evaluate_images(ext, imgs):
 def test_reference_features_are_cached_by_content(ext, imgs, monkeypatch):
     ref = load_reference(ImageArray(imgs[:3], name="three"))
     first = reference_features(ref, ext)
+    key = reference_key(ref, ext.extractor_id)
+    assert (cache_dir("reference") / f"{key}.npy").is_file()  # stored under the reference's key
+    assert key != reference_key(ref, ext.extractor_id + "-other")  # other weights: another key
     calls = []
     monkeypatch.setattr(ext, "net", lambda x: calls.append(1) or torch.zeros(len(x), 2048))
     assert np.array_equal(reference_features(ref, ext), first) and not calls  # read from the cache

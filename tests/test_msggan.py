@@ -71,8 +71,8 @@ def test_preset_trains_through_the_cli_resumes_exactly_and_generates(runs, tmp_p
 
     assert cli("full", 4) == 0
     assert cli("half", 2) == 0 and cli("half", 4) == 0
-    a = torch.load(runs / "full/checkpoints/ckpt-00000004.pt", weights_only=False)
-    b = torch.load(runs / "half/checkpoints/ckpt-00000004.pt", weights_only=False)
+    a = torch.load(runs / "full/checkpoints/ckpt-00000004.pt", weights_only=True)
+    b = torch.load(runs / "half/checkpoints/ckpt-00000004.pt", weights_only=True)
     for k, v in a["method"]["nets"].items():
         assert torch.equal(v, b["method"]["nets"][k]), k
     for k, v in a["G_ema"].items():

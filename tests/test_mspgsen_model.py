@@ -171,3 +171,64 @@ def test_d_features_feed_feature_matching_eq12():
     _, feats = m.D(m.G(torch.randn(2, 16)), features=True)
     assert len(feats) == m.G.scales and all(f.dim() == 4 for f in feats)
     assert m.step(Stream(), m.initial_knobs())["loss_g_fm"] > 0
+
+
+def test_fused_model_computes_the_plain_models_function():
+    """model.fused (mixed-kernel GCTDRN branches, batched DEMA heads) changes speed, not outputs or gradients."""
+    over = ["model.d_gctdrn=true", "model.d_dema=true", "model.width=8", "model.max_ch=16", "model.dema_heads=4"]
+    plain, fused = method([*over, "model.fused=false"], res=32), method(over, res=32)
+    assert plain.nets.state_dict().keys() == fused.nets.state_dict().keys()
+    fused.nets.load_state_dict(plain.nets.state_dict())  # a checkpoint of the plain layout loads as is
+    for blk in fused.G.blocks:  # force the mixed kernel at every scale (auto would pick per map size)
+        blk.block.fuse = "kernel"
+    z = torch.randn(4, plain.G.z_dim)
+    results = []
+    for m in (plain, fused):
+        m.nets.zero_grad(set_to_none=True)
+        imgs, feats = m.G(z, features=True)
+        logit, d_feats = m.D(imgs, features=True)
+        (logit.sum() + feats.lgcl + d_feats.lgcl).backward()
+        results.append(([i.detach() for i in imgs], logit.detach(),
+                        {k: p.grad for k, p in m.nets.named_parameters() if p.grad is not None}))
+    (imgs_p, logit_p, g_p), (imgs_f, logit_f, g_f) = results
+    for a, b in zip(imgs_f, imgs_p):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    torch.testing.assert_close(logit_f, logit_p, rtol=0, atol=1e-5)
+    assert g_f.keys() == g_p.keys() and any(".branches." in k for k in g_p) and any(".attn." in k for k in g_p)
+    for k in g_p:
+        torch.testing.assert_close(g_f[k], g_p[k], rtol=1e-4, atol=1e-6, msg=lambda msg: f"{k}: {msg}")
+
+
+def test_d_aux_width_follows_the_model_when_aux_hidden_is_0():
+    small, wide = method(["model.aux_hidden=0"]), method(["model.aux_hidden=0", "model.width=8", "model.max_ch=16"])
+    for m in (small, wide):
+        s = m.G.afe_scale
+        assert m.nets["D_aux"].body[0].out_channels == m.D.chans[s]  # D's own channels at the scale it reads
+    assert wide.nets["D_aux"].body[0].out_channels == 2 * small.nets["D_aux"].body[0].out_channels
+    assert method(["model.aux_hidden=4"]).nets["D_aux"].body[0].out_channels == 4
+    with pytest.raises(ConfigError, match="aux_hidden"):
+        method(["model.aux_hidden=-1"])
+
+
+def test_each_update_gets_what_it_needs_as_arguments():
+    """G's update takes the real batch it is given (no state kept from D's update), and D's L_LGCL term is the
+    one its own forward of this update's fakes computed (not whatever forward ran last)."""
+    cfg = load_config("mspgsen", TINY + ["model.d_gctdrn=true", "model.d_dema=true"])
+    torch.manual_seed(0)
+    m = build_method(cfg, DataSpec(16, 1), torch.device("cpu"))
+    knobs = m.initial_knobs()
+    real = m.real_batch(Batch(torch.rand(8, 1, 16, 16) * 2 - 1, None))
+    g = m.g_step(real, knobs)  # before any D update: everything G's update needs is in `real`
+    assert g["loss_g_aux"] > 0 and "loss_g_lgcl" in g and "loss_daux" in g
+    seen = {}
+    extra = m.extra_d_terms
+
+    def spy(real_scales, fakes, fake_feats, y, knobs):
+        seen["lgcl"] = float(fake_feats.lgcl.detach())
+        return extra(real_scales, fakes, fake_feats, y, knobs)
+
+    m.extra_d_terms = spy
+    d = m.d_step(real, knobs)
+    assert d["loss_d_lgcl"] == pytest.approx(knobs.weight("lgcl") * seen["lgcl"])
+    kept = [k for k, v in vars(m).items() if isinstance(v, (torch.Tensor, tuple))]
+    assert not kept, f"the method keeps {kept} between calls"

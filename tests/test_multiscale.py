@@ -111,13 +111,16 @@ def test_widths_double_towards_4x4_up_to_the_cap():
         scale_count(48)
 
 
-def test_a_deep_copy_of_g_drops_the_held_loss():
+def test_the_forward_carries_its_lgcl_and_the_networks_keep_nothing():
     import copy
 
-    G = build("mspgsen", 16)["G"]
-    G(torch.randn(2, 16))
-    assert G.aux.lgcl is not None and G.aux.lgcl.requires_grad
-    assert copy.deepcopy(G).aux.lgcl is None
+    nets = build("mspgsen", 16)
+    G = nets["G"]
+    imgs, feats = G(torch.randn(2, 16), features=True)
+    assert feats.lgcl is not None and feats.lgcl.requires_grad  # L_LGCL travels with the forward's output
+    for m in G.modules():  # no tensor of a graph is left behind on any module
+        assert not any(isinstance(v, torch.Tensor) and v.requires_grad for v in vars(m).values())
+    copy.deepcopy(G)  # a module holding a graph tensor could not be copied (the trainer's EMA copies G)
 
 
 def test_generic_g_runs_any_block_factory():

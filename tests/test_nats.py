@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mspgsen.config import load_config
-from mspgsen.control.annealing import anneal_factor
+from mspgsen.annealing import anneal_factor
 from mspgsen.control.base import Knobs
 from mspgsen.control.nats import NATS
 from mspgsen.data.stream import Batch
@@ -47,8 +47,9 @@ def _g_and_d_losses(adv_g: float):
     knobs.weights["adv_g"] = adv_g
     batch = Batch(torch.rand(8, 1, 16, 16, generator=torch.Generator().manual_seed(3)) * 2 - 1, None)
     torch.manual_seed(1)
-    d = m.d_step(batch, knobs)
-    g = m.g_step(knobs)
+    real = m.real_batch(batch)
+    d = m.d_step(real, knobs)
+    g = m.g_step(real, knobs)
     return d["loss_d"], g["loss_g"]
 
 

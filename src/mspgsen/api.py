@@ -1,6 +1,7 @@
-"""The public Python API: ``train(config)`` and ``load_generator(run)``."""
+"""The public Python API, mirroring the CLI: ``train``, ``load_generator``, ``generate``, ``evaluate``, ``export``, ``report``."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -8,7 +9,7 @@ import torch
 from torch import nn
 
 from .config import Config, config_from_dict, load_config
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError, MspgsenError
 
 
 def _as_config(config: Any, overrides: Iterable[str] = ()) -> Config:
@@ -29,25 +30,42 @@ def train(config: Any = None, *, name: Optional[str] = None, runs_dir: str | Pat
     """
     from .engine import distributed as ddp
     from .engine.build import resolve_device
+    from .engine.checkpoint import clean_orphans
+    from .engine.lock import RunLock
     from .engine.run import prepare_run_dir
     from .engine.trainer import Trainer
 
     cfg = _as_config(config, overrides)
+    run_name = name or cfg.model.name
     rank, world = ddp.dist_info()
-    if world == 1:
-        cfg, run_dir = prepare_run_dir(cfg, name or cfg.model.name, runs_dir, new, log=log)
-        return Trainer(cfg, run_dir, log=log).run()
-    # Under torchrun rank 0 settles the folder first (moving an old one aside with --new); the others then find it.
-    rank, world, _ = ddp.init_distributed(resolve_device(cfg.train.device))
+    if world > 1:  # under torchrun: join the process group before anyone touches the folder
+        rank, world, _ = ddp.init_distributed(resolve_device(cfg.train.device))
     try:
-        if rank == 0:
-            cfg, run_dir = prepare_run_dir(cfg, name or cfg.model.name, runs_dir, new, log=log)
-        ddp.barrier(world)
-        if rank != 0:
-            cfg, run_dir = prepare_run_dir(cfg, name or cfg.model.name, runs_dir, False, log=lambda *a, **k: None)
-        return Trainer(cfg, run_dir, rank=rank, world_size=world, log=log).run()
+        with contextlib.ExitStack() as held:
+            if rank == 0:  # rank 0 settles the folder first (--new moves an old one aside once) and holds the lock
+                cfg, run_dir = prepare_run_dir(cfg, run_name, runs_dir, new, log=log)
+                make_run_dir(run_dir)
+                held.enter_context(RunLock(run_dir, log=log))  # one writer per run; orphans go only while we hold it
+                clean_orphans(run_dir / "checkpoints", log=log)
+            ddp.barrier(world)
+            if rank != 0:
+                cfg, run_dir = prepare_run_dir(cfg, run_name, runs_dir, False, log=lambda *a, **k: None)
+            return Trainer(cfg, run_dir, rank=rank, world_size=world, log=log).run()
     finally:
-        ddp.shutdown()
+        if world > 1:
+            ddp.shutdown()
+
+
+def make_run_dir(run_dir: Path) -> None:
+    """Create the run folder, or say in one sentence why it cannot be (a file in the way, no permission)."""
+    try:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        probe = Path(run_dir) / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"Cannot write the run folder '{run_dir}' ({e.strerror or e}); choose a --runs-dir you can "
+                          f"write to (a folder, not a file).") from None
 
 
 class GeneratorHandle(nn.Module):
@@ -76,20 +94,32 @@ class GeneratorHandle(nn.Module):
             labels = torch.arange(z.shape[0], device=z.device) % self.num_classes
         return self.method.generate(self.G, z, labels)
 
-    def z_from_seeds(self, seeds: Iterable[int]) -> torch.Tensor:
-        """One latent per seed, each from its own generator, so image k is the same whatever else is drawn."""
-        zs = [torch.randn(self.z_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
+    def z_from_seeds(self, seeds: Iterable[int], trunc: Optional[float] = None) -> torch.Tensor:
+        """One latent per seed, each from its own generator, so image k is the same whatever else is drawn.
+
+        ``trunc`` (psi > 0) draws z from a normal truncated to [-psi, psi]: entries outside are drawn again from the
+        seed's own generator, so entries already inside stay as they were and the image keeps its likeness.
+        """
+        from .sampling import truncated_randn
+
+        zs = [truncated_randn(self.z_dim, int(s), trunc) for s in seeds]
         return torch.stack(zs).to(self.device)
 
 
-def load_generator(run: str | Path, *, runs_dir: str | Path = "runs", device: str = "cpu", ema: bool = True) -> GeneratorHandle:
-    """Load the generator of a run folder, run name or checkpoint file; needs neither the data nor a config file."""
-    from .engine.build import build_method, spec_from_dict
-    from .engine.checkpoint import load_checkpoint
-    from .engine.run import find_checkpoint
+def load_generator(run: str | Path, *, runs_dir: str | Path = "runs", device: str = "cpu", ema: bool = True,
+                   log=print) -> GeneratorHandle:
+    """Load the generator of a run folder, run name or checkpoint file; needs neither the data nor a config file.
 
+    The checkpoint is read as data only (no code runs); an unreadable latest checkpoint of a run folder is moved
+    aside for the newest readable one, and one that belongs to another model than the folder's is refused.
+    """
+    from .engine.build import build_method, spec_from_dict
+    from .engine.run import find_checkpoint
+    from .engine.safety import check_device, load_for_sampling
+
+    check_device(device)
     path = find_checkpoint(run, runs_dir)
-    state = load_checkpoint(path, map_location=device)
+    path, state = load_for_sampling(path, map_location=device, log=log)
     cfg = config_from_dict(state["config"])
     spec = spec_from_dict(state["spec"])
     method = build_method(cfg, spec, torch.device(device))
@@ -108,3 +138,56 @@ def load_generator(run: str | Path, *, runs_dir: str | Path = "runs", device: st
     for p in G.parameters():
         p.requires_grad_(False)
     return GeneratorHandle(method, G, cfg, int(state["step"])).eval()
+
+
+def generate(run: str | Path, n: Optional[int] = None, *, seeds: Optional[Iterable[int]] = None,
+             labels: Optional[Iterable[int]] = None, trunc: Optional[float] = None, runs_dir: str | Path = "runs",
+             device: str = "cpu", ema: bool = True, batch_size: int = 64) -> torch.Tensor:
+    """Images (N, C, H, W) in [-1, 1] from ``run``, one per seed (``seeds``, or 0..n-1), as ``mspgsen generate``.
+
+    ``labels`` cycle over the images of a conditional model (default 0, 1, 2, ...); ``trunc`` is the truncation psi.
+    """
+    from .sampling import check_trunc, label_tensor
+
+    handle = load_generator(run, runs_dir=runs_dir, device=device, ema=ema)
+    seed_list = list(seeds) if seeds is not None else list(range(64 if n is None else n))
+    check_trunc(trunc)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(seed_list), batch_size):
+            part = seed_list[i : i + batch_size]
+            y = label_tensor(handle, None if labels is None else list(labels), len(part), offset=i)
+            out.append(handle(handle.z_from_seeds(part, trunc), y).cpu())
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def evaluate(run: Optional[str | Path] = None, *, images: Optional[str | Path] = None, ref: Optional[str] = None,
+             metrics: str | Iterable[str] = "fid,kid", n: int = 10000, split: str = "test", runs_dir: str | Path = "runs",
+             device: str = "cpu", seed: int = 0, ema: bool = True, batch_size: int = 50, threads: int = 0,
+             weights: Optional[str] = None, use_cache: bool = True, show_progress: bool = False) -> dict:
+    """Metrics of a run's samples (or of a folder of images) against a reference source, as ``mspgsen evaluate``.
+
+    Returns the result mapping (fid, kid, ... and the protocol: n_fake, n_ref, ref, extractor); nothing is written.
+    """
+    from .errors import MspgsenError
+    from .metrics.cli import _images_from_dir, sample_run
+    from .metrics.evaluate import evaluate_images, parse_metrics
+
+    mlist = parse_metrics(metrics if isinstance(metrics, str) else ",".join(metrics))
+    if (run is None) == (images is None):
+        raise MspgsenError("Give either a run or images=FOLDER to evaluate (not both).")
+    if images is not None:
+        if not ref:
+            raise MspgsenError("images= needs ref=SOURCE: the data the images should be compared with.")
+        samples, extra = _images_from_dir(str(images)), {"images": str(images)}
+    else:
+        handle = load_generator(run, runs_dir=runs_dir, device=device, ema=ema)
+        ref = ref or handle.config.eval.ref or handle.config.data.source
+        samples, extra = sample_run(handle, n, seed), {"run": str(run), "step": handle.step, "ema": ema}
+        if samples.ndim == 2:
+            from .metrics.modes import toy_mode_coverage
+
+            return {**extra, "ref": ref, "n_fake": len(samples), **toy_mode_coverage(samples, ref)}
+    res = evaluate_images(samples, ref, mlist, n=n, split=split, batch_size=batch_size, threads=threads, device=device,
+                          weights=weights, show_progress=show_progress, use_cache=use_cache, seed=seed)
+    return {**extra, **res}

@@ -25,3 +25,11 @@ class CheckpointError(MspgsenError):
 
 class TrainingDiverged(MspgsenError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Interrupted(MspgsenError):
+    """The user stopped the program (Ctrl-C, SIGTERM); ``code`` is the exit status scripts expect (130, 143)."""
+
+    def __init__(self, message: str, code: int = 130) -> None:
+        super().__init__(message)
+        self.code = code

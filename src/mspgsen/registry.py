@@ -49,6 +49,10 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
                 errors.append(e)
         raise ConfigError(f"'{where}' must be {' or '.join(_type_name(a) for a in args)}, got {value!r}.")
     if origin is typing.Literal:
+        if isinstance(value, bool) and not any(isinstance(a, bool) for a in args):
+            # YAML 1.1 (PyYAML) reads off/on/no/yes as booleans; a choice spelled so means the word as written
+            word = {False: ("off", "no", "false"), True: ("on", "yes", "true")}[value]
+            value = next((w for w in word if w in args), value)
         if value not in args:
             raise ConfigError(f"'{where}' must be one of {', '.join(map(repr, args))}, got {value!r}.{suggest(str(value), map(str, args))}")
         return value
@@ -91,7 +95,11 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
 
 
 def build_dataclass(cls: type[T], raw: Any, where: str) -> T:
-    """Build ``cls`` from a mapping, rejecting unknown keys (with a suggestion) and wrong types."""
+    """Build ``cls`` from a mapping, rejecting unknown keys (with a suggestion) and wrong types.
+
+    A dataclass may name keys it once had in ``MOVED`` (a ClassVar, key -> what to use now), so an old config or
+    run folder gets told where its setting went.
+    """
     if isinstance(raw, cls):
         return raw
     if raw is None:
@@ -101,9 +109,12 @@ def build_dataclass(cls: type[T], raw: Any, where: str) -> T:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in fields(cls) if f.init]
     kwargs = {}
+    moved: dict[str, str] = getattr(cls, "MOVED", {})  # keys that now live elsewhere -> where
     for key, value in raw.items():
         if key not in names:
             dotted = f"{where}.{key}" if where else key
+            if key in moved:
+                raise ConfigError(f"'{dotted}' has moved: {moved[key]}.")
             raise ConfigError(f"Unknown config key '{dotted}'.{suggest(key, names)} Valid keys here: {', '.join(names)}.")
         kwargs[key] = coerce(value, hints[key], f"{where}.{key}" if where else key)
     obj = cls(**kwargs)

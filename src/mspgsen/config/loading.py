@@ -95,14 +95,24 @@ def _looks_numeric(s: str) -> bool:
     return True
 
 
+def expand_switches(raw: dict) -> dict:
+    """``control: {dqn: true}`` -> ``control: {dqn: {enabled: true}}``, so a later ``control.dqn.every=30`` adds to
+    the switch instead of replacing it (and silently turning the controller off)."""
+    control = raw.get("control") if isinstance(raw, dict) else None
+    if not isinstance(control, dict) or not any(isinstance(v, bool) for v in control.values()):
+        return raw
+    return dict(raw, control={k: ({"enabled": v} if isinstance(v, bool) else v) for k, v in control.items()})
+
+
 def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
     """Merge ``key.path=value`` overrides into ``raw``, in order.
 
     An override that names another ``model.name`` or ``method.name`` drops the preset's options for the old
     component first: they would not fit the new one.
     """
+    raw = expand_switches(raw)
     for item in overrides:
-        over = parse_override(item)
+        over = expand_switches(parse_override(item))
         for section in ("model", "method"):  # another component: the preset's options for the old one no longer apply
             new_name = (over.get(section) or {}).get("name") if isinstance(over.get(section), dict) else None
             if new_name is not None and isinstance(raw.get(section), dict) and raw[section].get("name") != new_name:

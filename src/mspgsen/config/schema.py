@@ -88,6 +88,17 @@ class EvalConfig:
 
 
 @dataclass
+class QualityConfig:
+    signal: Literal["features", "fid"] = "features"  # D-feature statistics distance (cheap) or FID (image runs).
+    every: int = 50  # Steps between measurements; measured only when an enabled controller reads the signal.
+    n: int = 256  # Real and generated samples per measurement.
+
+    def check(self, where: str) -> None:
+        if self.every < 1 or self.n < 2:
+            raise ConfigError(f"'{where}.every' must be at least 1 and '{where}.n' at least 2, got {self.every} and {self.n}.")
+
+
+@dataclass
 class Spec:
     """A registered component chosen by name, with its validated options."""
 
@@ -108,6 +119,7 @@ class Config:
     control: dict[str, Any] = field(default_factory=dict)  # controller name -> options (with 'enabled')
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)  # The trainer's one quality probe for controllers.
 
     def to_plain(self) -> dict:
         return {
@@ -119,13 +131,14 @@ class Config:
             "control": {k: to_plain(v) for k, v in self.control.items()},
             "train": to_plain(self.train),
             "eval": to_plain(self.eval),
+            "quality": to_plain(self.quality),
         }
 
     def enabled_controllers(self) -> list[str]:
         return [name for name, opts in self.control.items() if getattr(opts, "enabled", False)]
 
 
-_SECTIONS = ("seed", "data", "model", "method", "optim", "control", "train", "eval")
+_SECTIONS = ("seed", "data", "model", "method", "optim", "control", "train", "eval", "quality")
 
 
 def _spec(raw: Any, registry, where: str, default: str) -> Spec:
@@ -158,6 +171,7 @@ def config_from_dict(raw: dict) -> Config:
         optim=build_dataclass(OptimConfig, raw.get("optim"), "optim"),
         train=build_dataclass(TrainConfig, raw.get("train"), "train"),
         eval=build_dataclass(EvalConfig, raw.get("eval"), "eval"),
+        quality=build_dataclass(QualityConfig, raw.get("quality"), "quality"),
     )
     control_raw = raw.get("control") or {}
     if not isinstance(control_raw, dict):
@@ -185,3 +199,29 @@ def check_combinations(cfg: Config) -> None:
         hook = getattr(opts, "check_config", None)
         if callable(hook):
             hook(cfg)
+    check_contract(cfg)
+
+
+def check_contract(cfg: Config) -> None:
+    """Refuse an enabled controller that the method cannot feed (a stat it never reports, a knob it ignores).
+
+    Methods declare ``reports`` / ``honours`` and controllers ``needs`` (mspgsen.contract); a controller that
+    would silently do nothing is a comparison the user cannot trust, so it is refused before any work.
+    """
+    from ..components import CONTROLLERS, METHODS
+    from ..contract import unmet
+
+    method = METHODS.get(cfg.method.name).obj
+    reports = method.reports(cfg.method.options, cfg)
+    honours = method.honours(cfg.method.options, cfg)
+    for name in cfg.enabled_controllers():
+        needs = CONTROLLERS.get(name).obj.needs(cfg.control[name], cfg)
+        if unmet(name, needs, cfg.method.name, reports, honours) is None:
+            continue
+        fits = []
+        for other in METHODS.names():
+            entry = METHODS.get(other)
+            opts = entry.options()
+            if unmet(name, needs, other, entry.obj.reports(opts, cfg), entry.obj.honours(opts, cfg)) is None:
+                fits.append(other)
+        raise ConfigError(unmet(name, needs, cfg.method.name, reports, honours, fits=fits))

@@ -1,7 +1,8 @@
 """APFL, the adaptive feedback loop of section III-C (eqs 8-14), as a controller that works with any method.
 
 Every step the performance monitors take in the method's stats; every ``every`` steps the feedback rules turn
-the knobs; every ``quality_every`` steps the quality signal is measured (see :mod:`.monitors`).
+the knobs; whenever the trainer's quality probe has measured (``quality.every``, :mod:`mspgsen.engine.quality`)
+its value arrives as ``stats['quality']`` and feeds the stall rule, the monitor stages and the meta module.
 
 Rules (what moves which knob; bounds in the options):
 
@@ -23,12 +24,13 @@ APFL changes the knobs by differences of its own contributions (ratios for learn
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
+from ..contract import QUALITY, Needs, weight_knob
 from ..errors import ConfigError
 from .base import CONTROLLERS, ControlContext, Controller, Knobs
 from .meta import MetaTargets
-from .monitors import PerformanceMonitor, QualityProbe
+from .monitors import PerformanceMonitor
 from .schedules import schedule_factor
 
 STAGES = ("early", "middle", "late")
@@ -36,12 +38,14 @@ STAGES = ("early", "middle", "late")
 
 @dataclass
 class APFLOptions:
+    MOVED: ClassVar[dict[str, str]] = {
+        "quality": "the trainer's one probe measures for every controller; set quality.signal",
+        "quality_every": "the trainer's one probe measures for every controller; set quality.every",
+        "quality_n": "the trainer's one probe measures for every controller; set quality.n",
+    }
     enabled: bool = False  # Turn on the APFL feedback loop (section III-C).
     every: int = 50  # Steps between feedback decisions; the monitors update every step.
     ema: float = 0.9  # Per-step factor of the monitors' running averages.
-    quality: Literal["features", "fid"] = "features"  # Quality signal: D-feature statistics distance (cheap) or FID.
-    quality_every: int = 200  # Steps between quality measurements.
-    quality_n: int = 256  # Real and generated samples per quality measurement.
     lr_kind: Literal["step", "exp"] = "step"  # Base schedule of eqs (8)-(9): StepLR or its per-step form.
     lr_step: int = 0  # Base schedule period in steps (0: no base decay).
     lr_gamma: float = 0.5  # Base schedule factor per period.
@@ -55,15 +59,16 @@ class APFLOptions:
     smoothing_step: float = 0.05  # Label smoothing added per decision while D is too strong.
     smoothing_max: float = 0.3  # Most label smoothing APFL's rules add.
     max_g_steps: int = 3  # At one D step, 'fewer D steps' means one G step more, up to this many.
-    stall_window: int = 4  # Quality measurements without improvement that make a stall.
+    stall_window: int = 4  # Quality measurements (one per quality.every steps) without improvement that make a stall.
     stall_tol: float = 0.02  # Relative improvement below which quality counts as flat.
     stall_lr_g: float = 0.7  # lr_g multiplier on each stall.
     fm: float = 0.0  # Base feature-matching weight (eq 12) when the meta module is off.
     fm_step: float = 0.5  # Feature-matching weight added on each stall.
     fm_max: float = 5.0  # Most feature-matching weight the stall rule adds.
     stages: Literal["off", "schedule", "monitor"] = "monitor"  # How stage switches are made (off: always middle).
-    early_end: float = 0.15  # Share of train.steps at which the early stage ends (monitor mode: at the latest).
-    late_start: float = 0.75  # Share of train.steps at which the late stage starts (monitor mode: at the latest).
+    horizon: int = 10000  # Steps that early_end and late_start are shares of (fixed, so resuming never moves a stage point).
+    early_end: float = 0.15  # Share of the horizon at which the early stage ends (monitor mode: at the latest).
+    late_start: float = 0.75  # Share of the horizon at which the late stage starts (monitor mode: at the latest).
     early_noise: float = 0.05  # Early stage: instance-noise floor (simplified D feedback).
     early_smoothing: float = 0.2  # Early stage: label-smoothing floor.
     early_lr_d: float = 0.5  # Early stage: multiplier of lr_d.
@@ -77,7 +82,7 @@ class APFLOptions:
     meta_c: float = 0.5  # Exploration constant of the bandit.
 
     def check(self, where: str) -> None:
-        for k in ("every", "quality_every", "quality_n", "stall_window", "meta_episode", "max_g_steps"):
+        for k in ("every", "stall_window", "meta_episode", "max_g_steps", "horizon"):
             if getattr(self, k) < 1:
                 raise ConfigError(f"'{where}.{k}' must be at least 1, got {getattr(self, k)}.")
         if not 0.0 < self.acc_low < self.acc_high <= 1.0:
@@ -89,22 +94,27 @@ class APFLOptions:
         if self.meta == "bandit" and (not self.meta_acc or not self.meta_fm):
             raise ConfigError(f"'{where}.meta_acc' and '{where}.meta_fm' need at least one value each for the bandit.")
 
-    def check_config(self, cfg: Any) -> None:
-        if self.enabled and self.stages == "schedule" and not cfg.train.steps:
-            raise ConfigError("'control.apfl.stages: schedule' needs a step budget; set 'train.steps' or use stages: monitor.")
-
 
 @CONTROLLERS.register("apfl", options=APFLOptions)
 class APFL(Controller):
     """Adaptive performance feedback loop: monitors, feedback rules, stages and the meta module (section III-C)."""
 
+    @classmethod
+    def needs(cls, options: APFLOptions, cfg: Any) -> Needs:
+        o = options
+        stats = {"acc_real", "acc_fake", QUALITY} | ({"grad_norm_g", "grad_norm_d"} if o.grad_ratio_low > 0 else set())
+        knobs = {"lr_g", "lr_d", "instance_noise", "label_smoothing", "d_steps", "g_steps"}
+        if o.fm_step > 0 or o.fm > 0 or (o.meta == "bandit" and any(o.meta_fm)):
+            knobs.add(weight_knob("fm"))  # the stall rule and the meta module lean on feature matching (eq 12)
+        return Needs.of(stats, knobs)
+
     def __init__(self, options: APFLOptions, cfg: Any) -> None:
         super().__init__(options, cfg)
         o = options
-        self.total = int(getattr(getattr(cfg, "train", None), "steps", 0) or 0)
-        seed = int(getattr(cfg, "seed", 0))
+        # Stage points are shares of a fixed horizon, not of train.steps: the budget may grow when a run is resumed,
+        # and N + N steps must switch stages where 2N steps in one go do.
+        self.total = int(o.horizon)
         self.monitor = PerformanceMonitor(beta=o.ema)
-        self.probe = QualityProbe(o.quality, o.quality_n, seed=seed * 7919 + 101)
         self.meta: Optional[MetaTargets] = (MetaTargets(o.meta_acc, o.meta_fm, o.meta_episode, o.meta_c)
                                             if o.meta == "bandit" else None)
         self.ctx: Optional[ControlContext] = None
@@ -142,16 +152,13 @@ class APFL(Controller):
         self.monitor.update(stats)
         self.last = {}
         switched = False
-        if step % o.quality_every == 0:
-            q = stats.get("quality")
-            if q is None and self.ctx is not None:
-                q = self.probe.measure(self.ctx.method, self.ctx.next_real)
-            if q is not None:
-                self.monitor.add_quality(step, float(q))
-                if self.meta is not None and self.meta.observe_quality(float(q)):
-                    self.last["meta_reward"] = self.meta.last_reward
-                self._stall_rule()
-                switched = self._monitor_stage()
+        q = stats.get(QUALITY)  # present on the steps the trainer's probe measured
+        if q is not None:
+            self.monitor.add_quality(step, float(q))
+            if self.meta is not None and self.meta.observe_quality(float(q)):
+                self.last["meta_reward"] = self.meta.last_reward
+            self._stall_rule()
+            switched = self._monitor_stage()
         switched = self._scheduled_stage(step) or switched
         if switched:
             self.last["stage_switch"] = 1.0
@@ -234,7 +241,7 @@ class APFL(Controller):
         return False
 
     def _scheduled_stage(self, step: int) -> bool:
-        """Switches at shares of ``train.steps`` (the schedule; in monitor mode the latest points)."""
+        """Switches at shares of ``horizon`` (the schedule; in monitor mode the latest points)."""
         o = self.options
         if o.stages == "off" or not self.total:
             return False
@@ -276,7 +283,7 @@ class APFL(Controller):
     # ---- checkpoint ---------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {
-            "monitor": self.monitor.state_dict(), "probe": self.probe.state_dict(),
+            "monitor": self.monitor.state_dict(),
             "meta": self.meta.state_dict() if self.meta else None, "stage": self.stage,
             "mult_g": self.mult_g, "mult_d": self.mult_d, "noise": self.noise, "smoothing": self.smoothing,
             "fm_boost": self.fm_boost, "d_delta": self.d_delta, "g_delta": self.g_delta,
@@ -286,7 +293,6 @@ class APFL(Controller):
 
     def load_state_dict(self, state: dict) -> None:
         self.monitor.load_state_dict(state["monitor"])
-        self.probe.load_state_dict(state["probe"])
         if self.meta is not None and state.get("meta") is not None:
             self.meta.load_state_dict(state["meta"])
         for k in ("stage", "d_delta", "g_delta", "stage_stalls", "stall_mark"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..contract import Needs, extra_knob
 from ..errors import ConfigError
 from .base import CONTROLLERS, ControlContext, Controller, Knobs
 
@@ -35,6 +36,10 @@ class BEGANKOptions:
 
 @CONTROLLERS.register("began_k", options=BEGANKOptions)
 class BEGANK(Controller):
+    @classmethod
+    def needs(cls, options: BEGANKOptions, cfg) -> Needs:
+        return Needs.of(stats=("L_real", "L_fake"), knobs=(extra_knob("k"),))
+
     def __init__(self, options: BEGANKOptions, cfg) -> None:
         super().__init__(options, cfg)
         self.gamma = float(cfg.method.options.gamma)

@@ -1,9 +1,10 @@
 """BALANCE, the DQN balancer of section III-D: a referee that learns which knob to turn from the run's own stats.
 
-Every ``every`` steps the balancer reads a small state vector (means since its last decision of D(real), D(fake),
-D's accuracy, both losses, the log ratio of the gradient norms, the quality trend, and where each knob stands
-within its bounds), picks one action epsilon-greedily from a Q-network, and turns the knobs. At the next decision
-it scores that action:
+Every ``every`` steps (a multiple of the trainer's ``quality.every``, so each decision sees a fresh measurement of
+the trainer's one quality probe, handed over as ``stats['quality']``) the balancer reads a small state vector
+(means since its last decision of D(real), D(fake), D's accuracy, both losses, the log ratio of the gradient norms,
+the quality trend, and where each knob stands within its bounds), picks one action epsilon-greedily from a
+Q-network, and turns the knobs. At the next decision it scores that action:
 
     reward = w_quality * clip((q_prev - q_now) / q_prev, -1, 1)        improvement of the quality signal
            - w_balance * |acc_D - target_acc| / max(target_acc, 1 - target_acc)   distance from balance
@@ -17,16 +18,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..contract import QUALITY, SCALAR_KNOBS, Needs, weight_knob
 from ..errors import ConfigError
 from .base import CONTROLLERS, ControlContext, Controller, Knobs
-from .monitors import QualityProbe, window_mean
+from .monitors import window_mean
 
 #: The discrete actions: (name, knob, operation, amount).
 ACTIONS: tuple[tuple[str, str, str, float], ...] = (
@@ -176,8 +178,12 @@ class DQNAgent:
 
 @dataclass
 class DQNOptions:
+    MOVED: ClassVar[dict[str, str]] = {
+        "quality": "the trainer's one probe measures for every controller; set quality.signal",
+        "quality_n": "the trainer's one probe measures for every controller; set quality.n",
+    }
     enabled: bool = False  # Turn on the DQN balancer (section III-D).
-    every: int = 50  # Steps between decisions (one action, one transition, a few learning updates).
+    every: int = 50  # Steps between decisions (one action, one transition, a few learning updates); a multiple of quality.every.
     hidden: int = 64  # Width of the Q-network's two hidden layers.
     gamma: float = 0.9  # Discount of future rewards.
     lr: float = 1e-3  # Adam learning rate of the Q-network.
@@ -192,23 +198,25 @@ class DQNOptions:
     lr_range: float = 8.0  # lr knobs stay within [start / lr_range, start * lr_range].
     max_steps: int = 3  # Most D or G steps per step the actions may set.
     fm_max: float = 5.0  # Most feature-matching weight the actions may set.
-    quality: str = "features"  # Quality signal: 'features' (cheap, D's feature statistics) or 'fid'.
-    quality_n: int = 256  # Real and generated samples per quality measurement (one per decision).
     w_quality: float = 1.0  # Reward weight of the quality improvement.
     w_balance: float = 0.5  # Reward weight of the distance from balance.
     target_acc: float = 0.7  # D accuracy the balance term aims at.
     seed: int = -1  # Seed of the Q-network and its RNG (-1: derived from the run's seed).
 
     def check(self, where: str) -> None:
-        for k in ("every", "hidden", "buffer", "batch", "updates", "target_every", "max_steps", "quality_n"):
+        for k in ("every", "hidden", "buffer", "batch", "updates", "target_every", "max_steps"):
             if getattr(self, k) < 1:
                 raise ConfigError(f"'{where}.{k}' must be at least 1, got {getattr(self, k)}.")
         if not 0.0 <= self.eps_end <= self.eps_start <= 1.0:
             raise ConfigError(f"'{where}.eps_end' and '{where}.eps_start' must satisfy 0 <= eps_end <= eps_start <= 1.")
         if self.lr_range < 1.0:
             raise ConfigError(f"'{where}.lr_range' must be at least 1, got {self.lr_range}.")
-        if self.quality not in ("features", "fid"):
-            raise ConfigError(f"'{where}.quality' must be 'features' or 'fid', got {self.quality!r}.")
+
+    def check_config(self, cfg: Any) -> None:
+        if self.enabled and self.every % cfg.quality.every:
+            raise ConfigError(f"control.dqn decides every {self.every} steps but the quality probe measures every "
+                              f"{cfg.quality.every} (quality.every); make control.dqn.every a multiple of it so each "
+                              f"decision sees a fresh measurement.")
 
 
 def _plain(obj: Any) -> Any:
@@ -228,6 +236,12 @@ def _squash(x: float, scale: float = 1.0) -> float:
 class DQNBalancer(Controller):
     """BALANCE: a DQN that turns lr, step counts and the feature-matching weight to keep G and D in balance."""
 
+    @classmethod
+    def needs(cls, options: DQNOptions, cfg: Any) -> Needs:
+        stats = {"d_real", "d_fake", "acc_real", "acc_fake", "loss_d", "loss_g", "grad_norm_g", "grad_norm_d", QUALITY}
+        knobs = {knob if knob in SCALAR_KNOBS else weight_knob(knob) for _, knob, _, _ in ACTIONS if knob}
+        return Needs.of(stats, knobs)
+
     def __init__(self, options: DQNOptions, cfg: Any) -> None:
         super().__init__(options, cfg)
         o = options
@@ -235,7 +249,6 @@ class DQNBalancer(Controller):
         self.agent = DQNAgent(STATE_DIM, len(ACTIONS), hidden=o.hidden, gamma=o.gamma, lr=o.lr, capacity=o.buffer,
                               batch=o.batch, warmup=o.warmup, target_every=o.target_every, eps_start=o.eps_start,
                               eps_end=o.eps_end, eps_decay=o.eps_decay, seed=seed)
-        self.probe = QualityProbe(o.quality, o.quality_n, seed=seed + 1)
         self.ctx: Optional[ControlContext] = None
         self.lr0: Optional[tuple[float, float]] = None
         self.window: list[dict[str, float]] = []
@@ -243,6 +256,7 @@ class DQNBalancer(Controller):
         self.prev_action = -1
         self.prev_quality = float("nan")
         self.quality = float("nan")
+        self.latest_quality = float("nan")  # the trainer's last measurement, read at the next decision
         self.last_reward = float("nan")
         self.counts = [0] * len(ACTIONS)
 
@@ -301,12 +315,11 @@ class DQNBalancer(Controller):
     def observe(self, step: int, stats: dict[str, float], knobs: Knobs) -> dict[str, float]:
         o = self.options
         self.window.append({k: float(v) for k, v in stats.items()})
+        if QUALITY in stats:  # the trainer's probe measured at this step
+            self.latest_quality = float(stats[QUALITY])
         out: dict[str, float] = {}
         if step % o.every == 0:
-            q = stats.get("quality")
-            if q is None and self.ctx is not None:
-                q = self.probe.measure(self.ctx.method, self.ctx.next_real)
-            self.prev_quality, self.quality = self.quality, float(q) if q is not None else float("nan")
+            self.prev_quality, self.quality = self.quality, self.latest_quality
             trend = 0.0
             if math.isfinite(self.prev_quality) and math.isfinite(self.quality):
                 trend = (self.prev_quality - self.quality) / (abs(self.prev_quality) + 1e-12)
@@ -334,7 +347,7 @@ class DQNBalancer(Controller):
 
     # ---- checkpoint ---------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"agent": self.agent.state_dict(), "probe": self.probe.state_dict(), "lr0": self.lr0,
+        return {"agent": self.agent.state_dict(), "latest_quality": self.latest_quality, "lr0": self.lr0,
                 "window": [dict(r) for r in self.window],
                 "prev_state": None if self.prev_state is None else [float(v) for v in self.prev_state],
                 "prev_action": self.prev_action, "prev_quality": self.prev_quality, "quality": self.quality,
@@ -342,7 +355,7 @@ class DQNBalancer(Controller):
 
     def load_state_dict(self, state: dict) -> None:
         self.agent.load_state_dict(state["agent"])
-        self.probe.load_state_dict(state["probe"])
+        self.latest_quality = float(state.get("latest_quality", float("nan")))
         self.lr0 = None if state["lr0"] is None else (float(state["lr0"][0]), float(state["lr0"][1]))
         self.window = [dict(r) for r in state["window"]]
         self.prev_state = None if state["prev_state"] is None else np.asarray(state["prev_state"], np.float32).copy()

@@ -3,16 +3,18 @@
 NATS carries annealed CFG's annealed weight into GANs that have no functional-gradient moves. The project's
 reading (the paper's formula is not available; see docs/baselines.md): training runs in cycles of ``T`` steps;
 each step is an inner loop of ``inner`` D updates (the ``d_steps`` knob) and one outer G update whose
-adversarial term is multiplied by the annealed weight w_t = ``weight`` * factor_t (control/annealing.py), written
+adversarial term is multiplied by the annealed weight w_t = ``weight`` * factor_t (mspgsen.annealing), written
 into the ``adv_g`` knob weight, which the ``gan`` method (and its subclasses) multiplies into G's adversarial loss
-only; D's loss is left as it is. Enable with ``--set control.nats=true`` on the dcgan or msggan presets.
+only; D's loss is left as it is. NATS declares that it turns ``weights.adv_g`` (:meth:`NATS.needs`), so validation
+refuses it on a method that does not honour that knob. Enable with ``--set control.nats=true`` on the dcgan or msggan presets.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..annealing import Schedule, anneal_factor
+from ..contract import Needs, weight_knob
 from ..errors import ConfigError
-from .annealing import Schedule, anneal_factor
 from .base import CONTROLLERS, ControlContext, Controller, Knobs
 
 
@@ -30,19 +32,14 @@ class NATSOptions:
         if self.T < 1 or self.inner < 0 or self.weight <= 0 or not 0.0 < self.end <= 1.0:
             raise ConfigError(f"'{where}' needs T >= 1, inner >= 0, weight > 0 and end in (0, 1].")
 
-    def check_config(self, cfg) -> None:
-        if not self.enabled:
-            return
-        from ..methods.base import METHODS
-        from ..methods.gan import GANMethod
-
-        if not issubclass(METHODS.get(cfg.method.name).obj, GANMethod):
-            raise ConfigError(f"control.nats weights the adversarial term of the alternating 'gan' method (dcgan, msggan presets), "
-                              f"not method '{cfg.method.name}'; for CFG use method.schedule instead.")
-
 
 @CONTROLLERS.register("nats", options=NATSOptions)
 class NATS(Controller):
+    @classmethod
+    def needs(cls, options: NATSOptions, cfg) -> Needs:
+        knobs = {weight_knob("adv_g")} | ({"d_steps"} if options.inner else set())
+        return Needs.of(knobs=knobs, hint="for CFG use method.schedule instead")
+
     def weight_at(self, step: int) -> float:
         """The annealed weight of G's adversarial term for 0-based step ``step``."""
         o = self.options

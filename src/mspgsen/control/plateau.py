@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..contract import Needs
 from ..errors import ConfigError
 from .base import CONTROLLERS, Controller, Knobs
 
@@ -33,6 +34,10 @@ class LRPlateauOptions:
 
 @CONTROLLERS.register("lr_plateau", options=LRPlateauOptions)
 class LRPlateau(Controller):
+    @classmethod
+    def needs(cls, options: LRPlateauOptions, cfg) -> Needs:
+        return Needs.of(stats=(options.stat,), knobs=("lr_g", "lr_d"))
+
     def __init__(self, options: LRPlateauOptions, cfg) -> None:
         super().__init__(options, cfg)
         self.best = math.inf

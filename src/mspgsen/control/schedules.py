@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..contract import Needs
 from ..errors import ConfigError
 from .base import CONTROLLERS, Controller, Knobs
 
@@ -83,6 +84,10 @@ class LRScheduleOptions:
 @CONTROLLERS.register("lr_schedule", options=LRScheduleOptions)
 class LRSchedule(Controller):
     """StepLR (or its per-step form) on lr_g and lr_d: the base schedule of eqs (8)-(9)."""
+
+    @classmethod
+    def needs(cls, options: LRScheduleOptions, cfg) -> Needs:
+        return Needs.of(knobs={"both": ("lr_g", "lr_d"), "g": ("lr_g",), "d": ("lr_d",)}[options.which])
 
     def __init__(self, options: LRScheduleOptions, cfg) -> None:
         super().__init__(options, cfg)

@@ -28,6 +28,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    if args.name == "noto-emoji":  # an npm package, fetched with npm (data/emoji.py)
+        from . import emoji
+
+        path = emoji.prepare()
+        print(f"noto-emoji: ready in {path}")
+        return 0
     folder = download(args.name)
     print(f"{args.name}: ready in {folder}")
     return 0
@@ -56,7 +62,7 @@ def add_data_parser(subparsers: "argparse._SubParsersAction") -> argparse.Argume
     pi.add_argument("--no-grid", action="store_true", help="print the summary only")
     pi.set_defaults(func=cmd_inspect)
     pd = sub.add_parser("download", help="fetch a public data set into the cache, checking its checksums (needs a network)")
-    pd.add_argument("name", choices=sorted(REMOTES))
+    pd.add_argument("name", choices=sorted([*REMOTES, "noto-emoji"]))
     pd.set_defaults(func=cmd_download)
     return p
 

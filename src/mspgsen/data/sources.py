@@ -1,7 +1,8 @@
 """Data sources by name or path -> :class:`ImageArray`.
 
 Built-in names: ``fashion-mnist-subset`` (bundled, the default), ``fashion-mnist``, ``mnist`` and ``cifar10``
-(found on this machine, else downloaded with checksums by users who have a network), ``ring8`` and ``grid25``
+(found on this machine, else downloaded with checksums by users who have a network), ``noto-emoji`` (64x64 colour,
+fetched with npm: data/emoji.py), ``ring8`` and ``grid25``
 (2-D toy mixtures). Paths: an ``.npz``, an IDX file or a folder of them, CIFAR-10 python batches (folder or
 ``cifar-10-python.tar.gz``), or a folder of images.
 """
@@ -198,6 +199,11 @@ BUILTINS: dict[str, BuiltinSource] = {
         _where(_find_cifar, "put cifar-10-batches-py/ or cifar-10-python.tar.gz in ~/.cache/mspgsen/cifar10, "
                + _DL.format("~/.cache/mspgsen/cifar10"))),
 }
+from . import emoji as _emoji  # noqa: E402
+
+BUILTINS["noto-emoji"] = BuiltinSource(
+    "noto-emoji", "Noto emoji, 2,786 train / 1,000 test, 64x64 RGB (RGBA on white), from an npm package",
+    _emoji.load, _where(lambda: _emoji.npz_path() if _emoji.npz_path().is_file() else None, _emoji.HOW))
 for _name in MIXTURES:
     BUILTINS[_name] = BuiltinSource(_name, f"2-D toy mixture '{_name}' (mode-coverage experiments)", _toy(_name), lambda: "generated")
 

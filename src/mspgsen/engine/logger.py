@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 
@@ -47,8 +48,24 @@ class StatsLogger:
             fh.write(json.dumps(row) + "\n")
         if self._tb is not None:
             for k, v in stats.items():
-                if math.isfinite(v):
+                if math.isfinite(v) and not k.startswith("eval/"):  # measurements go to TensorBoard at their own step
                     self._tb.add_scalar(k, v, step)
+
+    def scalars(self, values: dict, step: int) -> None:
+        """TensorBoard scalars at their own step (measurements during training), besides the windowed log line."""
+        if self._tb is not None:
+            for k, v in values.items():
+                if isinstance(v, (int, float)) and math.isfinite(v):
+                    self._tb.add_scalar(k, v, step)
+
+    @property
+    def wants_images(self) -> bool:
+        return self._tb is not None
+
+    def image(self, tag: str, grid, step: int) -> None:
+        """A uint8 (H, W, C) picture (a sample grid) to TensorBoard's images tab."""
+        if self._tb is not None:
+            self._tb.add_image(tag, grid, step, dataformats="HWC")
 
     def truncate_after(self, step: int) -> None:
         """On resume, drop lines written after the checkpoint's step (they will be written again)."""
@@ -72,5 +89,14 @@ def truncate_jsonl(path: Path, step: int) -> None:
     path = Path(path)
     if not path.exists():
         return
-    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
-    path.write_text("".join(ln + "\n" for ln in keep))
+    keep = []
+    for ln in path.read_text().splitlines():
+        try:
+            row = json.loads(ln)
+        except ValueError:  # the half-written last line of a killed process
+            continue
+        if isinstance(row, dict) and row.get("step", 0) <= step:
+            keep.append(ln)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(ln + "\n" for ln in keep))
+    os.replace(tmp, path)  # a kill now leaves the old log or the new one, never half of it

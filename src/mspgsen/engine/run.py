@@ -67,11 +67,20 @@ def prepare_run_dir(cfg: Config, name: str, runs_dir: str | Path = "runs", new: 
 
 
 def find_checkpoint(run: str | Path, runs_dir: str | Path = "runs") -> Path:
-    """A run folder, a run name (looked up in ``runs_dir``) or a checkpoint file -> the checkpoint to load."""
+    """A run folder, a run name (looked up in ``runs_dir``) or a checkpoint file -> the checkpoint to load.
+
+    A bare name is a run under ``runs_dir`` first: ``generate faces`` means the run, even where the user's data
+    folder ``./faces`` exists; a path with a separator (``./faces``, ``runs/faces``) is taken as written.
+    """
     p = Path(run)
-    if p.is_file():
-        return p
-    for folder in (p, Path(runs_dir) / str(run)):
+    named = Path(runs_dir) / str(run)
+    if len(p.parts) == 1 and named.is_dir():
+        folders: tuple[Path, ...] = (named,)
+    else:
+        if p.is_file():
+            return p
+        folders = (p, named)
+    for folder in folders:
         if folder.is_dir():
             ck = folder / "checkpoints"
             best = ck / "best.pt"

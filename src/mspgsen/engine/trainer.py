@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import random
+import os
 import signal
 import threading
 import time
@@ -20,18 +20,31 @@ import numpy as np
 import torch
 
 from ..config import Config, dump_config
-from ..control.base import ControlContext, Knobs, build_controllers
+from ..contract import QUALITY, ControlContext, Knobs
+from ..control.base import build_controllers
 from ..data import DataStream, ImageArray, make_sampler
 from ..data.prepare import prepare_training_data
-from ..errors import CheckpointError, ConfigError, TrainingDiverged
+from ..errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
 from ..models.base import DataSpec
 from ..utils.shard import set_shard
 from . import distributed as ddp
 from .accel import apply_accel, check_accel
 from .build import build_method, data_spec, resolve_device
-from .checkpoint import check_same_model, latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import check_same_model, latest_checkpoint, load_newest_readable, require, save_checkpoint
+from .health import LOSS_LIMIT, WEIGHT_LIMIT, bad_loss, bad_tensor
 from .ema import ema_beta, make_ema, update_ema
 from .logger import StatsLogger, WindowMean, truncate_jsonl
+from .quality import QualityProbe
+from .rng import rng_state, seed_everything, set_rng_state
+
+
+#: What to do after a divergence: the same settings would diverge again at the same step (training is
+#: deterministic), and a resume refuses changed learning rates, so the way on is a new run.
+_RETRY = ("Lower the learning rates (optim.lr_g / optim.lr_d) or add a penalty and start the run over with --new "
+          "(the old folder is moved aside).")
+from .progress import TrainingBar
+from .status import write_status
+from .summary import training_summary
 
 
 @dataclass
@@ -42,6 +55,12 @@ class RunResult:
     checkpoint: Optional[Path]
     samples: Optional[Path]
     stopped_by: str  # 'steps', 'kimg', 'minutes', 'interrupted' or 'done-already'
+    signal: int = 0  # the signal that interrupted the run (SIGINT, SIGTERM), 0 when it was not interrupted
+
+    @property
+    def exit_code(self) -> int:
+        """What the CLI exits with: 0 for a finished run, 128 + the signal for an interrupted one (130, 143)."""
+        return 128 + self.signal if self.signal else 0
 
 
 #: Why a loop stops, in rising precedence (ranks agree on the largest).
@@ -52,17 +71,19 @@ class StopRequest:
     """Turns the first Ctrl-C (SIGINT) or SIGTERM into a request to stop at the end of the current step.
 
     The loop then writes a checkpoint of a consistent state and returns, so the same command resumes exactly.
-    A second Ctrl-C interrupts at once (the last periodic checkpoint is still there).
+    A second Ctrl-C interrupts at once (the last periodic checkpoint, if any, is still there).
     """
 
     def __init__(self) -> None:
         self.requested = False
+        self.signum = 0
         self._old: dict = {}
 
     def _handle(self, signum, frame) -> None:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = True
+        self.signum = signum
 
     def __enter__(self) -> "StopRequest":
         if threading.current_thread() is threading.main_thread():
@@ -73,27 +94,6 @@ class StopRequest:
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class Trainer:
@@ -117,6 +117,9 @@ class Trainer:
         self.data: ImageArray = prepare_training_data(cfg.data)
         if self.data.skipped:
             self.log(f"note: {self.data.skipped_message()}")
+        if len(self.data) < t.batch_size:
+            self.log(f"note: the data has {len(self.data)} item(s), fewer than one batch of {t.batch_size}; "
+                     f"every batch repeats them (several passes over the data per step).")
         self.spec: DataSpec = data_spec(cfg, self.data)
         self.method = build_method(cfg, self.spec, self.device)
         apply_accel(self.method, cfg)
@@ -134,6 +137,10 @@ class Trainer:
         ctx = ControlContext(self.method, self.aux_stream.next, rank, world_size, self.run_dir)
         for c in self.controllers.values():
             c.setup(ctx, self.knobs)
+        # One probe of G's quality for every controller that reads it, at one cadence (quality.every).
+        wanted = any(QUALITY in type(c).needs(c.options, cfg).stats for c in self.controllers.values())
+        q = cfg.quality
+        self.probe = QualityProbe(q.signal, q.n, seed=cfg.seed * 7919 + 101) if wanted else None
         self.step = 0
         self.elapsed_before = 0.0
         self.best: dict = {}  # metric, value and step of the best measurement so far
@@ -146,6 +153,7 @@ class Trainer:
         self.samples_dir = self.run_dir / "samples"
         self.logger = StatsLogger(self.run_dir, t.tensorboard, self.is_main)
         self._resume_if_any()
+        self.log(training_summary(cfg, self.data, self.method.nets, self.device, world_size))
 
     # -- state -----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -159,6 +167,7 @@ class Trainer:
             "controllers": {k: c.state_dict() for k, c in self.controllers.items()},
             "stream": self.stream.state_dict(),
             "aux_stream": self.aux_stream.state_dict(),
+            "probe": self.probe.state_dict() if self.probe is not None else None,
             "rng": rng_state(),
             "best": dict(self.best),
             "eval_bucket": self.eval_bucket,
@@ -167,10 +176,14 @@ class Trainer:
         }
 
     def _resume_if_any(self) -> None:
-        path = latest_checkpoint(self.ckpt_dir)
-        if path is None:
+        found = load_newest_readable(self.ckpt_dir, map_location=self.device, log=self.log)
+        if found is None:  # a start killed before its first checkpoint leaves lines that this start writes again
+            self.logger.truncate_after(0)
+            if self.is_main:
+                truncate_jsonl(self.run_dir / "metrics.jsonl", 0)
             return
-        state = load_checkpoint(path, map_location=self.device)
+        path, state = found
+        require(state, path)
         check_same_model(state, self.cfg.model.name, path)
         missing = set(state["controllers"]) ^ set(self.controllers)
         if missing:
@@ -188,6 +201,8 @@ class Trainer:
             c.load_state_dict(state["controllers"][k])
         self.stream.load_state_dict(state["stream"])
         self.aux_stream.load_state_dict(state["aux_stream"])
+        if self.probe is not None and state.get("probe") is not None:
+            self.probe.load_state_dict(state["probe"])
         set_rng_state(state["rng"])
         self.step = int(state["step"])
         self.best = dict(state.get("best", {}))
@@ -207,7 +222,7 @@ class Trainer:
     def save_samples(self) -> Optional[Path]:
         if not self.is_main:
             return None
-        from ..utils.images import save_grid
+        from ..utils.images import make_grid, save_grid
 
         G = self.G_ema if self.G_ema is not None else self.method.G
         was_training = G.training
@@ -220,20 +235,37 @@ class Trainer:
             from ..utils.plots import save_points
 
             save_points(imgs[-1].cpu().numpy(), path, reference=self.data.images[:2000])
+            if self.logger.wants_images:
+                from PIL import Image
+
+                self.logger.image("samples/grid", np.asarray(Image.open(path).convert("RGB")), self.step)
             return path
         save_grid(imgs[-1], path)
+        self.logger.image("samples/grid", make_grid(imgs[-1]), self.step)
         if len(imgs) > 1:  # every scale side by side, each upsampled to full size
             full = imgs[-1].shape[-1]
             n = min(8, imgs[-1].shape[0])
             cols = [torch.nn.functional.interpolate(x[:n].float(), size=full, mode="nearest") for x in imgs]
             side = torch.stack(cols, 1).flatten(0, 1)  # row i: scales of image i
             save_grid(side, self.samples_dir / f"{self.step:06d}_scales.png", nrow=len(imgs))
+            self.logger.image("samples/scales", make_grid(side, nrow=len(imgs)), self.step)
         return path
 
     def save(self, best: bool = False) -> Optional[Path]:
+        """Write a checkpoint of the current state, after checking it is healthy (:mod:`.health`)."""
         if not self.is_main:
             return None
-        return save_checkpoint(self.state_dict(), self.ckpt_dir, self.step, self.cfg.train.keep_last, best=best)
+        state = self.state_dict()
+        bad = bad_tensor({"G/D": state["method"]["nets"], "G_ema": state["G_ema"] or {}})
+        if bad is not None:
+            name, what = bad
+            raise TrainingDiverged(f"The run diverged: tensor '{name}' {what} at step {self.step} (the limit is "
+                                   f"{WEIGHT_LIMIT:.0e}); it was not saved and {self._kept()}. {_RETRY}")
+        return save_checkpoint(state, self.ckpt_dir, self.step, self.cfg.train.keep_last, best=best)
+
+    def _kept(self) -> str:
+        last = latest_checkpoint(self.ckpt_dir)
+        return f"the last good checkpoint {last} is kept" if last else "no checkpoint had been written yet"
 
     # -- the loop --------------------------------------------------------------------------------------------
     def _budget_reached(self, t0: float) -> Optional[str]:
@@ -247,12 +279,11 @@ class Trainer:
         return None
 
     def _check_finite(self, stats: dict[str, float]) -> None:
-        for k, v in stats.items():
-            if k.startswith("loss") and not math.isfinite(v):
-                last = latest_checkpoint(self.ckpt_dir)
-                keep = f"the last good checkpoint {last} is kept" if last else "no checkpoint had been written yet"
-                raise TrainingDiverged(f"Loss '{k}' became {v} at step {self.step + 1}; {keep}. Lower the learning rates "
-                                       f"(optim.lr_g / optim.lr_d) or add a penalty, then resume.")
+        bad = bad_loss(stats)
+        if bad is not None:
+            k, v = bad
+            what = f"became {v}" if not math.isfinite(v) else f"reached {v:.3g} (the limit is {LOSS_LIMIT:.0e})"
+            raise TrainingDiverged(f"Loss '{k}' {what} at step {self.step + 1}; {self._kept()}. {_RETRY}")
 
     def _maybe_evaluate(self) -> tuple[dict, bool]:
         ev = self.cfg.eval
@@ -291,6 +322,7 @@ class Trainer:
         if self.is_main:
             with open(self.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps({"step": self.step, "kimg": round(self.kimg, 3), **res}) + "\n")
+            self.logger.scalars({f"eval/{k}": v for k, v in res.items()}, self.step)
         return {f"eval/{k}": v for k, v in res.items()}, better
 
     def run(self) -> RunResult:
@@ -299,7 +331,9 @@ class Trainer:
             raise ConfigError("No training budget: set one of --steps, --kimg or --minutes (train.steps / train.kimg / train.minutes).")
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.yaml").write_text(dump_config(cfg))
+            tmp = self.run_dir / "config.yaml.tmp"  # atomic: a kill mid-write must not leave a config that refuses resume
+            tmp.write_text(dump_config(cfg))
+            os.replace(tmp, self.run_dir / "config.yaml")
         self._t0 = t0 = time.time()
         stopped = self._budget_reached(t0)
         if stopped:
@@ -309,25 +343,39 @@ class Trainer:
         self._last_ckpt, self._last_samples, self._stopped_by = None, None, ""
         bar = None
         if t.progress and self.is_main:
-            from tqdm import tqdm
-
-            total = t.steps if t.steps else None
-            bar = tqdm(total=total, initial=self.step, unit="step", dynamic_ncols=True, leave=True)
+            bar = TrainingBar(t, self.step, self.stream.images_seen, t.batch_size, t0)
+        if self.is_main:
+            write_status(self.run_dir, "running", self.step, self.kimg)
+        state, note = "interrupted", ""
         with StopRequest() as stop:
             try:
                 self._loop(t0, bar, stop)
+                state = "interrupted" if stop.requested else "finished"
+            except KeyboardInterrupt:  # the second Ctrl-C: stop at once, say truthfully what is on disk
+                state = "interrupted"
+                then = ("and the same command resumes from it" if latest_checkpoint(self.ckpt_dir)
+                        else "so the same command starts the run again")
+                raise Interrupted(f"Interrupted at once by a second Ctrl-C at step {self.step}; {self._kept()}, "
+                                  f"{then}.", code=130) from None
+            except TrainingDiverged as e:
+                state, note = "diverged", str(e)
+                raise
             finally:
                 if bar is not None:
                     bar.close()
                 self.logger.close()
+                if self.is_main:
+                    write_status(self.run_dir, state, self.step, self.kimg, note)
         if stop.requested:
             self.log(f"stopped on request at step {self.step}; checkpoint written, the same command resumes the run")
-        return RunResult(self.run_dir, self.step, self.kimg, self._last_ckpt, self._last_samples, self._stopped_by)
+        return RunResult(self.run_dir, self.step, self.kimg, self._last_ckpt, self._last_samples, self._stopped_by,
+                         stop.signum if stop.requested else 0)
 
     def _loop(self, t0: float, bar, stop: StopRequest) -> None:
         t = self.cfg.train
         window = WindowMean()
         last_imgs, last_time = self.stream.images_seen, time.time()
+        postfix: Optional[str] = None
         while True:
             stats = ddp.mean_stats(self.method.step(self.stream, self.knobs), self.world_size)
             if self.world_size > 1:
@@ -337,6 +385,8 @@ class Trainer:
             if self.G_ema is not None:
                 update_ema(self.G_ema, self.method.G,
                            ema_beta(t.batch_size, self.stream.images_seen, t.ema_kimg, t.ema_rampup))
+            if self.probe is not None and self.step % self.cfg.quality.every == 0:
+                stats[QUALITY] = self.probe.measure(self.method, self.aux_stream.next)  # one value, every controller
             for name, c in self.controllers.items():
                 stats.update({f"{name}/{k}": float(v) for k, v in c.observe(self.step, stats, self.knobs).items()})
             stats.update({"knob/lr_g": self.knobs.lr_g, "knob/lr_d": self.knobs.lr_d, "knob/d_steps": self.knobs.d_steps})
@@ -350,11 +400,11 @@ class Trainer:
                 row["images_per_s"] = (self.stream.images_seen - last_imgs) / max(now - last_time, 1e-9)
                 last_imgs, last_time = self.stream.images_seen, now
                 self.logger.write(self.step, self.kimg, row)
-                if bar is not None:
-                    bar.set_postfix_str(f"img/s {row['images_per_s']:.0f} D {row.get('loss_d', float('nan')):.3f} "
-                                        f"G {row.get('loss_g', float('nan')):.3f}", refresh=False)
+                postfix = (f"img/s {row['images_per_s']:.0f} D {row.get('loss_d', float('nan')):.3f} "
+                           f"G {row.get('loss_g', float('nan')):.3f}")
             if bar is not None:
-                bar.update(1)
+                bar.advance(self.step, self.stream.images_seen, postfix)
+                postfix = None
             stopped = self._budget_reached(t0) or ("interrupted" if stop.requested else None)
             stopped = STOPS[ddp.agree(STOPS.index(stopped), self.world_size)]  # every rank stops at the same step
             if self.step % t.sample_every == 0 or stopped:

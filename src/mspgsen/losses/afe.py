@@ -7,7 +7,9 @@
 * eq (19): G's joint loss = main non-saturating term + aux non-saturating term ``-log D_aux(F_gen)``.
 * eq (20): the paper adds ``lambda_aux * L_Daux`` to G's loss. Literally this would make G *minimise D_aux's own
   loss* (help it) and count the aux term twice; the project reads ``lambda_aux`` as the weight of the aux term of
-  eq (19): ``L_G_total = L_G_main + lambda_aux * L_G_aux``.
+  eq (19): ``L_G_total = L_G_main + lambda_aux * L_G_aux``. That sum is formed where G's loss terms meet: the
+  ``aux`` term weighted by the ``aux`` knob in ``methods/mspgsen.py`` (``extra_g_terms``), added to the main
+  term by ``GANMethod.g_step``.
 
 All functions take raw logits (N,) and return float32 scalars (softplus form: ``-log sigmoid(t) = softplus(-t)``).
 """
@@ -25,10 +27,3 @@ def afe_d_loss(real_feat_logits: torch.Tensor, fake_feat_logits: torch.Tensor) -
 def afe_g_loss(fake_feat_logits: torch.Tensor) -> torch.Tensor:
     """Aux term of eq (19): ``-E log D_aux(F_gen)`` (G wants D_aux to take its features for real ones)."""
     return F.softplus(-fake_feat_logits.float()).mean()  # eq (19), second term
-
-
-def afe_generator_total(main_g_loss: torch.Tensor, aux_g_loss: torch.Tensor, lambda_aux: float) -> torch.Tensor:
-    """Eqs (19)-(20): ``L_G_total = L_G_main + lambda_aux * L_G_aux`` (lambda_aux = 1 gives eq 19 as printed)."""
-    if lambda_aux < 0:
-        raise ValueError(f"lambda_aux must be >= 0, got {lambda_aux}")
-    return main_g_loss + lambda_aux * aux_g_loss  # eq (20), project reading

@@ -2,8 +2,12 @@
 
 A method owns its networks (``self.nets``, an ``nn.ModuleDict`` with ``G`` and ``D``) and optimizers, pulls as
 many real batches as it needs from the :class:`~mspgsen.data.DataStream` (WGAN-GP's critic takes several; a
-CFG stage takes T), reads the :class:`~mspgsen.control.Knobs` and returns plain numbers. It knows nothing of
-logging, files or the loop around it.
+CFG stage takes T), reads the :class:`~mspgsen.contract.Knobs` and returns plain numbers. It knows nothing of
+logging, files, controllers or the loop around it.
+
+A method declares what it offers controllers: :meth:`Method.reports` (the stats present at every step) and
+:meth:`Method.honours` (the knobs it reads). Configuration validation compares them with each enabled controller's
+``needs`` (see :mod:`mspgsen.contract`), so a controller is never switched on where it would do nothing.
 
 Standard stat names (controllers rely on them; add others freely):
 ``loss_d``, ``loss_g``, ``d_real`` / ``d_fake`` (mean sigmoid of D's logits), ``acc_real`` / ``acc_fake``
@@ -12,12 +16,12 @@ gradients).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, ClassVar, Iterable, Optional
 
 import torch
 from torch import nn
 
-from ..control.base import Knobs
+from ..contract import Knobs
 from ..registry import Registry
 from ..utils.shard import local_draw
 
@@ -56,7 +60,17 @@ class Method:
     """Base of every training algorithm (alternating GAN, BEGAN, CFG...)."""
 
     #: The knobs' loss weights this method reads, with their defaults (``Knobs.weights`` starts from these).
-    default_weights: dict[str, float] = {}
+    default_weights: ClassVar[dict[str, float]] = {}
+
+    @classmethod
+    def reports(cls, options: Any, cfg: Any) -> frozenset[str]:
+        """Names of the stats :meth:`step` returns at every step with these options (controllers may read them)."""
+        return frozenset()
+
+    @classmethod
+    def honours(cls, options: Any, cfg: Any) -> frozenset[str]:
+        """Names of the knobs :meth:`step` reads (``lr_g``, ``weights.fm``, ``extra.k``...; see mspgsen.contract)."""
+        return frozenset({"lr_g", "lr_d"})
 
     def __init__(self, options: Any, cfg: Any, nets: nn.ModuleDict, device: torch.device) -> None:
         self.options, self.cfg, self.nets, self.device = options, cfg, nets, device

@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..control.base import Knobs
+from ..contract import Knobs, extra_knob
 from ..errors import ConfigError
 from ..models.began import recon_loss
 from .base import METHODS, Method, grad_norm, make_optimizer, set_lr
@@ -56,6 +56,16 @@ class BEGANMethod(Method):
             "G": make_optimizer(self.G.parameters(), cfg.optim, cfg.optim.lr_g),
             "D": make_optimizer(self.D.parameters(), cfg.optim, cfg.optim.lr_d),
         }
+
+    @classmethod
+    def reports(cls, options: BEGANMethodOptions, cfg) -> frozenset[str]:
+        # no acc_real / acc_fake or d_real / d_fake: an auto-encoder D gives reconstruction errors, not a verdict
+        return frozenset({"loss_d", "loss_g", "L_real", "L_fake", "L_fake_d", "M_global", "k", "grad_norm_d",
+                          "grad_norm_g"})
+
+    @classmethod
+    def honours(cls, options: BEGANMethodOptions, cfg) -> frozenset[str]:
+        return super().honours(options, cfg) | {"d_steps", "g_steps", extra_knob("k")}
 
     def initial_knobs(self) -> Knobs:
         k = super().initial_knobs()

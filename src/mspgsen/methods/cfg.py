@@ -1,15 +1,19 @@
 """CFG-GAN (composite functional gradient GAN; Johnson and Zhang, 2018), and annealed CFG (Wan et al., 2025).
 
-One :meth:`CFGMethod.step` is one *stage*:
+One :meth:`CFGMethod.step` is one *stage*, in the order of the authors' algorithm:
 
-1. for t = 0..T-1: train D with the logistic loss on U real minibatches against fakes of the current composite
+1. if the previous stage left moves D_0..D_{T-1}, fit G by least squares to the images the composite generator
+   (the previous G followed by those moves) makes from N latent draws (``fit_epochs`` passes of ``fit_batch``);
+   the moves are then spent;
+2. for t = 0..T-1: train D with the logistic loss on U real minibatches against fakes of the current composite
    generator (G followed by the moves D_0..D_{t-1}), then store a frozen copy D_t;
-2. the composite generator moves a fake x by  x <- x + eta_t * grad_x D_t(x)  for t = 0..T-1;
-3. fit G by least squares to the moved images of N latent draws (``fit_epochs`` passes of ``fit_batch``).
+3. the composite generator moves a fake x by  x <- x + eta_t * grad_x D_t(x)  for t = 0..T-1.
 
-The stage's D copies are kept (and checkpointed): sampling a trained run applies their moves after G, so
-``mspgsen generate`` and ``load_generator`` give the composite generator's images. With ``schedule`` other than
-``constant`` the step eta_t is annealed across the T moves (control/annealing.py): annealed CFG.
+Between stages (and in every checkpoint) the method therefore holds G *and* the moves computed on that very G, so
+sampling (``generate``: ``mspgsen generate``, ``load_generator``, grids) applies each move exactly once, to the
+generator it belongs to. Fitting at the start of the next stage rather than at the end of this one changes no
+training number: the same draws happen in the same order, the fit is only reported one step later. With
+``schedule`` other than ``constant`` the step eta_t is annealed across the T moves (mspgsen.annealing): annealed CFG.
 """
 from __future__ import annotations
 
@@ -21,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..control.annealing import Schedule, anneal_values
-from ..control.base import Knobs
+from ..annealing import Schedule, anneal_values
+from ..contract import Knobs
 from ..errors import ConfigError
 from ..losses.adversarial import ns_d
 from ..utils.shard import local_draw
@@ -78,11 +82,20 @@ class CFGMethod(Method):
             raise ConfigError("method 'cfg' moves single images; use a single-scale model such as model.name=dcgan.")
         self.num_classes = int(getattr(self.G, "num_classes", 0))
         self.etas = anneal_values(options.schedule, options.eta, options.T, options.end, options.rho)
-        self.copies: list[nn.Module] = []  # the last stage's D_0..D_{T-1}
+        self.copies: list[nn.Module] = []  # the last stage's D_0..D_{T-1}, computed on the present G
         self.optimizers = {
             "G": make_optimizer(self.G.parameters(), cfg.optim, cfg.optim.lr_g),
             "D": make_optimizer(self.D.parameters(), cfg.optim, cfg.optim.lr_d),
         }
+
+    @classmethod
+    def reports(cls, options: CFGOptions, cfg) -> frozenset[str]:
+        # loss_g, grad_norm_g and fit_start come from the fit, which the first stage does not have
+        return frozenset({"loss_d", "d_real", "d_fake", "acc_real", "acc_fake", "grad_norm_d", "eta_first", "eta_last"})
+
+    @classmethod
+    def honours(cls, options: CFGOptions, cfg) -> frozenset[str]:
+        return super().honours(options, cfg) | {"d_steps"}  # d_steps is U; a stage has no G steps, noise or weights
 
     def initial_knobs(self) -> Knobs:
         k = super().initial_knobs()
@@ -103,8 +116,12 @@ class CFGMethod(Method):
     def step(self, data, knobs: Knobs) -> dict[str, float]:
         set_lr(self.optimizers["D"], knobs.lr_d)
         set_lr(self.optimizers["G"], knobs.lr_g)
+        stats: dict[str, float] = {}
+        if self.copies:  # the previous stage's moves: fit the G they were computed on, then they are spent
+            stats.update(self.fit_generator(self.copies))
+            self.copies = []
         copies: list[nn.Module] = []
-        sums = {"loss_d": 0.0, "d_real": 0.0, "d_fake": 0.0, "grad_norm_d": 0.0}
+        sums = {"loss_d": 0.0, "d_real": 0.0, "d_fake": 0.0, "acc_real": 0.0, "acc_fake": 0.0, "grad_norm_d": 0.0}
         n_upd = 0
         for _t in range(self.options.T):
             for _u in range(max(1, knobs.d_steps)):
@@ -113,9 +130,8 @@ class CFGMethod(Method):
                     sums[k] += out[k]
                 n_upd += 1
             copies.append(frozen_copy(self.D))  # D_t
-        self.copies = copies
-        stats = {k: v / n_upd for k, v in sums.items()}
-        stats.update(self.fit_generator(copies))
+        self.copies = copies  # G and its moves: what sampling and the next stage's fit use
+        stats.update({k: v / n_upd for k, v in sums.items()})
         stats["eta_first"], stats["eta_last"] = self.etas[0], self.etas[-1]
         return stats
 
@@ -133,8 +149,10 @@ class CFGMethod(Method):
         loss.backward()
         gn = grad_norm(self.D)
         opt.step()
+        r, f = r.detach(), f.detach()
         return {"loss_d": float(loss.detach()), "grad_norm_d": gn,
-                "d_real": float(torch.sigmoid(r.detach()).mean()), "d_fake": float(torch.sigmoid(f.detach()).mean())}
+                "d_real": float(torch.sigmoid(r).mean()), "d_fake": float(torch.sigmoid(f).mean()),
+                "acc_real": float((r > 0).float().mean()), "acc_fake": float((f < 0).float().mean())}
 
     def fit_generator(self, copies: list[nn.Module]) -> dict[str, float]:
         """Draw N latents, move G's images with ``copies`` and fit G to them by least squares."""
@@ -179,7 +197,11 @@ class CFGMethod(Method):
 
     # -- sampling and state ----------------------------------------------------------------------------------
     def generate(self, G: nn.Module, z: Tensor, y: Optional[Tensor] = None) -> list[Tensor]:
-        """G's image moved by the stored D copies (the composite generator), clipped to [-1, 1]."""
+        """G's image moved by the stored D copies (the composite generator), clipped to [-1, 1].
+
+        The copies were computed on this G (the fit that spends them comes at the next stage), so each move is
+        applied once, to the generator it was learnt against.
+        """
         return [self.composite(G, z, y, self.copies).clamp(-1.0, 1.0)]
 
     def extra_state(self) -> dict:

@@ -14,6 +14,7 @@ is stored with it and reported next to every score.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -122,6 +123,9 @@ def load_classifier(source: str, resolution: int, epochs: int = 8, threads: int 
         net = SmallCNN(blob["num_classes"], 1)
         net.load_state_dict(blob["state"])
         return TrainedClassifier(net.eval(), blob["num_classes"], resolution, blob["test_accuracy"], source)
+    where = f"cached in {path} for later runs" if use_cache else "not cached (--no-cache)"
+    print(f"training the class-score classifier on {source} ({len(train)} images, {epochs} epochs; once per data set, "
+          f"a few minutes on a CPU; {where})", file=sys.stderr, flush=True)
     with torch_threads(threads):
         net, acc = train_classifier(train, test, epochs, show_progress=show_progress)
     if use_cache:

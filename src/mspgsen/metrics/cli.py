@@ -19,10 +19,12 @@ from .evaluate import ALL_METRICS, DEFAULT_METRICS, evaluate_images, parse_metri
 DESCRIPTION = """\
 Evaluate RUN (a run folder, a run name or a checkpoint file) by sampling N images from its generator, or a folder of
 images made by any program (--images DIR). SOURCE is any data source mspgsen reads: a built-in name
-(fashion-mnist-subset, fashion-mnist, mnist, ring8, grid25), a folder of images, IDX files or an .npz.
+(fashion-mnist-subset, fashion-mnist, mnist, cifar10, ring8, grid25), a folder of images, IDX files, CIFAR-10
+python batches or an .npz.
 
 metrics: fid, kid, pr (precision/recall, k=3), dc (density/coverage, k=5) on FID Inception-v3 features;
-cls (class score and classes covered by a classifier trained on SOURCE; not an Inception Score);
+cls (class score and classes covered by a classifier trained on SOURCE the first time, a few minutes on a CPU,
+then cached; not an Inception Score);
 modes (toy mixtures: modes covered and high-quality share; stacked 3-channel data: 1000 modes and KL).
 Reference features are cached under $MSPGSEN_CACHE (default ~/.cache/mspgsen)."""
 
@@ -126,8 +128,10 @@ def run_evaluate(args) -> int:
         from .. import load_generator
 
         handle = load_generator(args.run, runs_dir=args.runs_dir, device=args.device, ema=not args.no_ema)
-        ckpt_run = Path(args.run) if Path(args.run).is_dir() else Path(args.runs_dir) / str(args.run)
-        run_dir = ckpt_run if ckpt_run.is_dir() else None
+        from ..engine.run import find_checkpoint
+
+        ck = find_checkpoint(args.run, args.runs_dir)
+        run_dir = ck.parent.parent if ck.parent.name == "checkpoints" and (ck.parent.parent / "config.yaml").is_file() else None
         ref = args.ref or handle.config.eval.ref or handle.config.data.source
         samples = sample_run(handle, args.n, args.seed)
         extra.update({"run": str(args.run), "step": handle.step, "ema": not args.no_ema})

@@ -17,6 +17,7 @@ from .reference import Reference, load_reference, reference_features
 FEATURE_METRICS = ("fid", "kid", "pr", "dc")
 ALL_METRICS = FEATURE_METRICS + ("cls", "modes")
 DEFAULT_METRICS = ("fid", "kid", "pr", "dc")
+PRDC_K = 5  # the largest k of precision/recall (3) and density/coverage (5)
 
 
 def parse_metrics(text: str | Sequence[str]) -> list[str]:
@@ -34,7 +35,10 @@ def feature_metrics(real: np.ndarray, fake: np.ndarray, metrics: Sequence[str], 
     if "fid" in metrics:
         out["fid"] = fid_from_features(real, fake)
     if "kid" in metrics:
-        out["kid"], out["kid_std"] = kid_from_features(real, fake, kid_subsets, kid_subset_size, seed)
+        if min(len(real), len(fake)) <= kid_subset_size:  # every subset would be the whole of both sets
+            out["kid"] = kid_from_features(real, fake, 1, kid_subset_size, seed)[0]
+        else:
+            out["kid"], out["kid_std"] = kid_from_features(real, fake, kid_subsets, kid_subset_size, seed)
     if "pr" in metrics or "dc" in metrics:
         r = prdc(real, fake)
         if "pr" in metrics:
@@ -42,6 +46,23 @@ def feature_metrics(real: np.ndarray, fake: np.ndarray, metrics: Sequence[str], 
         if "dc" in metrics:
             out["density"], out["coverage"] = r["density"], r["coverage"]
     return out
+
+
+def small_sample_notes(n_fake: int, n_ref: int, n: int, metrics: Sequence[str], kid_subset_size: int) -> list[str]:
+    """Say plainly when fewer images than asked were used, and refuse sets too small for a metric's k-NN."""
+    fewest = min(n_fake, n_ref)
+    if ("pr" in metrics or "dc" in metrics) and fewest <= PRDC_K:
+        raise MspgsenError(f"Precision/recall and density/coverage compare k-nearest neighbours (k up to {PRDC_K}) and need "
+                           f"more than {PRDC_K} images per set, but {fewest} were given; raise --n or leave out pr and dc.")
+    notes = []
+    if n > 0 and n_fake < n:
+        notes.append(f"only {n_fake} generated images were available, fewer than --n {n}; all of them were used")
+    if n > 0 and n_ref < n:
+        notes.append(f"the reference has only {n_ref} images, fewer than --n {n}; all of them were used")
+    if "kid" in metrics and fewest <= kid_subset_size:
+        notes.append(f"KID's std over subsets is not reported: with {fewest} images per set (subset size "
+                     f"{kid_subset_size}) every subset is the whole set, so the subsets do not differ")
+    return notes
 
 
 def evaluate_images(images: np.ndarray | torch.Tensor | ImageArray, ref: str | ImageArray | Reference,
@@ -65,6 +86,7 @@ def evaluate_images(images: np.ndarray | torch.Tensor | ImageArray, ref: str | I
     reference = ref if isinstance(ref, Reference) else load_reference(ref, split, imgs.shape[-1], imgs.shape[1], n, seed)
     result: dict = {"n_fake": int(len(imgs)), "n_ref": int(len(reference.data)), "ref": reference.source,
                     "ref_split": reference.split, "notes": list(reference.notes)}
+    result["notes"] += small_sample_notes(len(imgs), len(reference.data), n, metrics, kid_subset_size)
     wanted_feat = [m for m in metrics if m in FEATURE_METRICS]
     if wanted_feat:
         ext = extractor or shared_extractor(weights, device, batch_size, threads, show_progress)

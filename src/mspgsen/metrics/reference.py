@@ -8,8 +8,6 @@ shape or weights file can never reuse stale features.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
-
 import numpy as np
 
 from ..data import ImageArray, fit_shape, load_source
@@ -56,8 +54,7 @@ def load_reference(source: str | ImageArray, split: str = "test", resolution: in
 
 def reference_features(ref: Reference, extractor: InceptionFeatures, use_cache: bool = True) -> np.ndarray:
     """float32 (N, 2048) features of the reference images, from the cache when the same bytes were seen before."""
-    key = array_hash(ref.data.images, extra=extractor.extractor_id)
-    path = cache_dir("reference") / f"{key}.npy"
+    path = cache_dir("reference") / f"{reference_key(ref, extractor.extractor_id)}.npy"
     if use_cache and path.is_file():
         feats = np.load(path)
         if feats.shape == (len(ref.data), extractor.dim):
@@ -70,5 +67,6 @@ def reference_features(ref: Reference, extractor: InceptionFeatures, use_cache: 
     return feats
 
 
-def reference_key(ref: Reference, extractor_id: str) -> Optional[str]:
+def reference_key(ref: Reference, extractor_id: str) -> str:
+    """The cache key of a reference's features: a hash of its exact uint8 bytes and of the extractor that reads them."""
     return array_hash(ref.data.images, extra=extractor_id)

@@ -26,6 +26,11 @@ class DCGANOptions:
     d_norm: Literal["batch", "layer", "none"] = "batch"  # D normalisation ('layer' for WGAN-GP, whose penalty is per sample).
     conditional: bool = False  # Use the data's labels (embedding in G, projection in D).
 
+    def check(self, where: str) -> None:
+        for k in ("z_dim", "ngf", "ndf", "max_ch"):
+            if getattr(self, k) < 1:
+                raise ConfigError(f"'{where}.{k}' must be at least 1, got {getattr(self, k)}.")
+
     def check_config(self, cfg) -> None:
         gp = getattr(cfg.method.options, "gp", 0.0)
         if gp and self.d_norm == "batch":

@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..nn.afe import AFE_MODES, AuxDiscriminator, FeatureAdapter
 from ..nn.dema import DEMA
 from ..nn.gctdrn import GCTDRNBlock, GlobalFeatureEnhancement
+from ..nn.layers import global_avg_pool
 from .base import MODELS, DataSpec
 from .multiscale import COMBINES, MultiScaleDiscriminator, MultiScaleGenerator, PlainBlock, scale_count, widths
 
@@ -48,13 +49,14 @@ class MSPGSENOptions:
     afe: bool = True  # Adversarial feature enhancement: D_aux on G's intermediate features (eqs 17-20).
     afe_mode: Literal["d_early", "d_early_images"] = "d_early"  # Eq (18) reading: G features vs D-encoded real images.
     afe_scale: int = -2  # Which scale's features D_aux reads (index coarse->fine; -2: one below full resolution).
-    aux_hidden: int = 32  # Width of D_aux's first layer.
+    aux_hidden: int = 32  # Width of D_aux's first layer (0: D's channels at afe_scale, so D_aux scales with the model).
     d_gctdrn: bool = False  # D's blocks are GCTDRN blocks too (the paper puts GCTDRN in G); off: plain conv blocks.
     d_dema: bool = False  # DEMA inside D's GCTDRN blocks too.
     spectral_norm: bool = True  # Spectral norm on D's convs (D_aux always has it).
     separable: bool = False  # GCTDRN branches as depthwise k x k + pointwise 1x1 (cheaper 5x5/7x7 on CPU).
     kernels: list[int] = field(default_factory=lambda: [3, 5, 7])  # GCTDRN branch kernel sizes (eq 15: 3, 5, 7).
     dema_heads: int = 4  # DEMA local heads H (eq 1).
+    fused: bool = True  # Same function, faster: GCTDRN branches as one mixed-kernel conv where faster, DEMA batched.
     normalize_z: bool = True  # Put z on the hypersphere (as MSG-GAN).
     pixel_norm: bool = True  # Pixel norm in G's stem and before GCTDRN branches.
     combine: Literal["cat", "simple", "cat_lin", "sum"] = "cat"  # How each scale joins D's path (models/multiscale.py).
@@ -64,10 +66,11 @@ class MSPGSENOptions:
     embed_dim: int = 32  # Size of the class embedding (conditional runs).
 
     def check(self, where: str) -> None:
-        if min(self.z_dim, self.width, self.max_ch, self.global_dim, self.aux_hidden, self.dema_heads, self.embed_dim) < 1:
+        if min(self.z_dim, self.width, self.max_ch, self.global_dim, self.dema_heads, self.embed_dim) < 1:
             raise ConfigError(f"Sizes in '{where}' must be positive.")
-        if min(self.d_width, self.d_max_ch, self.mbstd_group) < 0:
-            raise ConfigError(f"'{where}.d_width', '.d_max_ch' and '.mbstd_group' cannot be negative.")
+        if min(self.d_width, self.d_max_ch, self.mbstd_group, self.aux_hidden) < 0:
+            raise ConfigError(f"'{where}.d_width', '.d_max_ch', '.mbstd_group' and '.aux_hidden' cannot be negative "
+                              "(0 means: from the model's width).")
         if self.combine not in COMBINES:
             raise ConfigError(f"'{where}.combine' must be one of {', '.join(COMBINES)}, got {self.combine!r}.")
         if self.afe_mode not in AFE_MODES:
@@ -108,18 +111,19 @@ class GlobalFlowFusion(nn.Module):
         self.write = nn.Linear(gdim, ch)
 
     def forward(self, h: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
-        g = g + self.read(torch.cat([g, h.mean(dim=(2, 3))], 1))
+        g = g + self.read(torch.cat([g, global_avg_pool(h)], 1))
         return h + self.write(g)[:, :, None, None].to(h.dtype), g
 
 
 def _g_block(o: MSPGSENOptions, task_dim: int):
-    dk = {"heads": o.dema_heads, "lgcl": o.lgcl}
+    dk = {"heads": o.dema_heads, "lgcl": o.lgcl, "fused": o.fused}
+    fuse = "auto" if o.fused else "off"
 
     def make(i: int, c: int, res: int) -> nn.Module:
         if o.gctdrn:
             return BlockAdapter(GCTDRNBlock(i, c, attention="dema" if o.dema else "none", kernels=o.kernels,
                                             task_dim=task_dim, norm="pixel" if o.pixel_norm else "none",
-                                            separable=o.separable, dema_kwargs=dk))
+                                            separable=o.separable, dema_kwargs=dk, fuse=fuse))
         dema = DEMA(c, task_dim=task_dim, residual=True, **dk) if o.dema else None
         return BlockAdapter(PlainBlock(i, c, pixel_norm=o.pixel_norm, eq_lr=False), dema)
 
@@ -127,12 +131,14 @@ def _g_block(o: MSPGSENOptions, task_dim: int):
 
 
 def _d_block(o: MSPGSENOptions):
+    dk = {"heads": o.dema_heads, "lgcl": o.lgcl, "fused": o.fused}
+
     def make(i: int, c: int, res: int) -> nn.Module:
         if o.d_gctdrn:
             return BlockAdapter(GCTDRNBlock(i, c, attention="dema" if o.d_dema else "none", kernels=o.kernels,
                                             spectral_norm=o.spectral_norm, separable=o.separable,
-                                            dema_kwargs={"heads": o.dema_heads, "lgcl": o.lgcl}))
-        dema = DEMA(c, residual=True, heads=o.dema_heads, lgcl=o.lgcl) if o.d_dema else None
+                                            dema_kwargs=dk, fuse="auto" if o.fused else "off"))
+        dema = DEMA(c, residual=True, **dk) if o.d_dema else None
         return BlockAdapter(PlainBlock(i, c, pixel_norm=False, eq_lr=False, sn=o.spectral_norm), dema)
 
     return make
@@ -163,6 +169,6 @@ def build_mspgsen(o: MSPGSENOptions, spec: DataSpec) -> nn.ModuleDict:
         G.afe_scale, G.afe_mode = s, o.afe_mode
         if o.afe_mode == "d_early":
             G.afe_adapter = FeatureAdapter(G.chans[s], D.in_ch[s])  # belongs to G: trained by G's loss only
-        nets["D_aux"] = AuxDiscriminator(D.in_ch[s], hidden=o.aux_hidden, downsamples=min(2, s),
+        nets["D_aux"] = AuxDiscriminator(D.in_ch[s], hidden=o.aux_hidden or D.chans[s], downsamples=min(2, s),
                                          mbstd_group=o.mbstd_group)
     return nn.ModuleDict(nets)

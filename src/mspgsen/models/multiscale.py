@@ -17,7 +17,8 @@ to fine over time trains progressively (MSPG-SEN). Because G's fine images reach
 weighted join, the same weights also scale the gradient that each of G's scales receives.
 
 Blocks follow one interface: ``block(x, task) -> (y, lgcl)``, ``lgcl`` a scalar tensor or None. The sum of the
-blocks' ``lgcl`` of the last forward is kept in ``module.aux.lgcl`` (read by the MSPG-SEN method, eq 7).
+blocks' ``lgcl`` of a forward travels with it: ``features=True`` returns a :class:`FeatureList` whose ``.lgcl`` holds
+it (read by the MSPG-SEN method, eq 7); the modules keep nothing between calls.
 """
 from __future__ import annotations
 
@@ -37,26 +38,6 @@ Combine = Literal["cat", "simple", "cat_lin", "sum"]
 COMBINES = ("cat", "simple", "cat_lin", "sum")
 
 BlockFactory = Callable[[int, int, int], nn.Module]  # (in_ch, out_ch, resolution) -> block
-
-
-class AuxStore:
-    """Holds the auxiliary losses of a module's last forward (they keep their graph until the step reads them).
-
-    A deep copy (the trainer's EMA copy of G) and a pickle start empty, since a tensor in the middle of a graph
-    cannot be copied.
-    """
-
-    def __init__(self) -> None:
-        self.lgcl: Optional[Tensor] = None
-
-    def __deepcopy__(self, memo) -> "AuxStore":
-        return AuxStore()
-
-    def __getstate__(self) -> dict:
-        return {}
-
-    def __setstate__(self, state: dict) -> None:
-        self.lgcl = None
 
 
 class FeatureList(list):
@@ -139,7 +120,6 @@ class MultiScaleGenerator(nn.Module):
             raise ValueError(f"need {self.scales} channel counts, got {len(chans)}")
         self.z_dim, self.resolution, self.channels, self.num_classes = z_dim, resolution, channels, num_classes
         self.normalize_z, self.out_act = normalize_z, out_act
-        self.aux = AuxStore()
         self.embed = nn.Embedding(num_classes, embed_dim or z_dim) if num_classes else None
         self.task_from_label = bool(task_from_label and num_classes)
         in_dim = z_dim + (self.embed.embedding_dim if self.embed is not None else 0)
@@ -185,7 +165,7 @@ class MultiScaleGenerator(nn.Module):
             feats.append(h)
             img = self.to_rgb[s](h)
             imgs.append(torch.tanh(img) if self.out_act == "tanh" else img)
-        feats.lgcl = self.aux.lgcl = _sum_lgcl(losses)
+        feats.lgcl = _sum_lgcl(losses)
         return (imgs, feats) if features else imgs
 
 
@@ -213,7 +193,6 @@ class MultiScaleDiscriminator(nn.Module):
         self.scales = scale_count(resolution)
         S = self.scales
         self.resolution, self.channels, self.num_classes, self.combine = resolution, channels, num_classes, combine
-        self.aux = AuxStore()
         self.register_buffer("scale_weights", torch.ones(S), persistent=False)
         self.chans = list(chans)
 
@@ -297,7 +276,7 @@ class MultiScaleDiscriminator(nn.Module):
                 raise ValueError("this discriminator is conditional: pass labels")
             logits = logits + (self.embed(y) * pooled).sum(1)  # projection term
         feats = FeatureList([*feats, h])
-        feats.lgcl = self.aux.lgcl = _sum_lgcl(losses)
+        feats.lgcl = _sum_lgcl(losses)
         return (logits, feats) if features else logits
 
     def encode(self, x: Tensor | Sequence[Tensor], scale: int) -> Tensor:

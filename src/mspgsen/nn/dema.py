@@ -16,15 +16,26 @@ Three parts, all linear in the number of pixels (no pixel-to-pixel attention map
 
 The local/global contrastive loss L_LGCL (eq 7) is returned in ``aux['lgcl']`` for the method to weight and add;
 see :mod:`mspgsen.losses.contrastive` for the reading of eq (7).
+
+Speed without a change of function (``fused=True``, the default): the heads' depthwise kernels and spatial-attention
+kernels are zero-padded (centred) to the largest window and concatenated, so all heads run as one depthwise
+convolution and one grouped (groups = heads) convolution over every head's channel mean/max, with no Python loop over
+heads; and the three 1x1 convolutions that read X (the focus projection, the pooling logits of eq (3) and the
+queries of eq (4)) run as one; the expansion branch keeps pixels in the last dimension, so no transposed copy of a
+full feature map is made. The parameters are the per-head modules of the plain version, concatenated at run
+time, so checkpoints load either way; ``fused=False`` runs the plain per-head code (the reference that the tests
+compare against).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..losses.contrastive import lgcl_loss
+from .layers import global_avg_pool
 
 LEARNED_TASK_DIM = 8  # size of DEMA's own task vector T when the model gives none (task_dim=0)
 
@@ -45,6 +56,7 @@ class DEMA(nn.Module):
         key_dim: query/key size of eq (4); default ``max(C // 8, 4)``.
         proj_dim: size of the eq (7) descriptors.
         residual: return ``x + O`` instead of ``O`` (for using DEMA alone between layers).
+        fused: run the heads and the 1x1 projections of X batched (see the module docstring); False: per head.
 
     ``forward(x, task=None) -> (out, aux)`` with ``x`` of shape (N, C, H, W), ``task`` (N, task_dim) or None,
     ``out`` of the shape of ``x`` and ``aux = {'lgcl': scalar, 'alpha': scalar, 'beta': scalar}`` (alpha/beta are
@@ -53,7 +65,7 @@ class DEMA(nn.Module):
 
     def __init__(self, channels: int, heads: int = 4, scales: Sequence[int] = (1, 3, 5, 7), task_dim: int = 0,
                  lgcl: bool = True, tau: float = 0.1, tokens: int = 4, key_dim: int | None = None,
-                 proj_dim: int = 32, residual: bool = False) -> None:
+                 proj_dim: int = 32, residual: bool = False, fused: bool = True) -> None:
         super().__init__()
         if channels < 1 or heads < 1 or tokens < 1 or not scales:
             raise ValueError("DEMA needs channels, heads and tokens >= 1 and at least one scale")
@@ -65,7 +77,7 @@ class DEMA(nn.Module):
         self.head_scales = tuple(scales[h % len(scales)] for h in range(heads))
         self.head_dim = -(-channels // heads)  # ceil: every head gets at least one channel
         inner = self.head_dim * heads
-        self.residual = residual
+        self.residual, self.fused = residual, fused
 
         # Focus branch, eqs (1)-(2).
         self.local_proj = nn.Conv2d(channels, inner, 1)  # input side of W_f^h, all heads at once
@@ -130,26 +142,55 @@ class DEMA(nn.Module):
         e = torch.bmm(att.to(v.dtype), v)  # eq (4): E_i = Attention(X_i, C), (N, HW, C)
         return e.transpose(1, 2).reshape(n, c, h, w)
 
+    def _focus_expand_fused(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """F and E of eqs (1)-(4) as :meth:`focus` and :meth:`expand` compute them, with the heads batched."""
+        n, c, h, w = x.shape
+        inner, heads, hd = self.head_dim * self.heads, self.heads, self.head_dim
+        k = max(self.head_scales)
+        # the three 1x1 convolutions of X (focus projection, eq (3) pooling logits, eq (4) queries) as one
+        convs = (self.local_proj, self.embed_logits, self.query)
+        proj = F.conv2d(x, torch.cat([m.weight for m in convs]), torch.cat([m.bias for m in convs]))
+        u, logits, q = proj.split([inner, self.embed_logits.out_channels, self.key_dim], dim=1)
+
+        # focus: every head's depthwise window in one depthwise convolution (kernels padded to k x k)
+        dw_w = torch.cat([F.pad(m.weight, [(k - m.weight.shape[-1]) // 2] * 4) for m in self.local_dw])
+        cl = torch.channels_last  # the layout in which grouped/depthwise convolutions take the fast path (CPU: 2-4x)
+        dw_b = torch.cat([m.bias for m in self.local_dw])
+        y = F.conv2d(u.contiguous(memory_format=cl), dw_w, dw_b, padding=k // 2, groups=inner).contiguous()
+        ca = torch.sigmoid(self.channel_att(global_avg_pool(y)))[:, :, None, None]
+        y = (y * ca.to(y.dtype)).view(n, heads, hd, h, w)
+        stats = torch.stack([y.sum(dim=2) * (1.0 / hd), y.amax(dim=2)], dim=2).view(n, 2 * heads, h, w)
+        sa_w = torch.cat([F.pad(m.weight, [(k - m.weight.shape[-1]) // 2] * 4) for m in self.spatial_att])
+        sa_b = torch.cat([m.bias for m in self.spatial_att])
+        sa = F.conv2d(stats.contiguous(memory_format=cl), sa_w, sa_b, padding=k // 2, groups=heads).contiguous()
+        y = y * torch.sigmoid(sa).to(y.dtype)[:, :, None]  # eq (1), every head at once
+        f = self.fuse(y.view(n, inner, h, w))  # eq (2)
+
+        # expansion: as in expand(), from the shared projection, with pixels last throughout (no transposed copies)
+        pix = x.flatten(2)  # (N, C, HW)
+        pool = logits.flatten(2).softmax(dim=-1, dtype=torch.float32)  # (N, M, HW)
+        ctx = torch.bmm(pool.to(pix.dtype), pix.transpose(1, 2))  # eq (3): (N, M, C)
+        kk, v = self.token_key(ctx), self.token_value(ctx)  # (N, M, dk), (N, M, C)
+        att = (torch.bmm(kk, q.flatten(2)) * self.key_dim ** -0.5).softmax(dim=1, dtype=torch.float32)  # (N, M, HW)
+        e = torch.bmm(v.transpose(1, 2), att.to(v.dtype)).view(n, c, h, w)  # eq (4): sum over the M tokens
+        return f, e
+
     def forward(self, x: torch.Tensor, task: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         n = x.shape[0]
         t = self._task(task, n)
-        f = self.focus(x)
-        e = self.expand(x)
-        pooled = x.mean(dim=(2, 3))
+        if self.fused and not torch.jit.is_tracing():  # export traces the plain form: fixed kernel shapes for ONNX
+            f, e = self._focus_expand_fused(x)
+        else:
+            f, e = self.focus(x), self.expand(x)
+        pooled = global_avg_pool(x)
         mix_in = torch.cat([pooled, t.to(pooled.dtype)], dim=1)
         ab = self.mix(mix_in).softmax(dim=1, dtype=torch.float32)  # eq (5): [alpha, beta] = MLP(X, T)
         alpha, beta = ab[:, 0].view(n, 1, 1, 1), ab[:, 1].view(n, 1, 1, 1)
         out = alpha.to(f.dtype) * f + beta.to(e.dtype) * e  # eq (6): O = alpha * F + beta * E
         if self.lgcl:
-            loss = lgcl_loss(self.local_head(f.mean(dim=(2, 3))), self.global_head(e.mean(dim=(2, 3))),
+            loss = lgcl_loss(self.local_head(global_avg_pool(f)), self.global_head(global_avg_pool(e)),
                              self.tau)  # eq (7)
         else:
             loss = x.new_zeros((), dtype=torch.float32)
         aux = {"lgcl": loss, "alpha": alpha.detach().mean(), "beta": beta.detach().mean()}
         return (x + out if self.residual else out), aux
-
-    def descriptors(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The (local, global) descriptors that eq (7) compares, each (N, proj_dim); needs ``lgcl=True``."""
-        if not self.lgcl:
-            raise ValueError("DEMA was built with lgcl=False and has no descriptor heads")
-        return (self.local_head(self.focus(x).mean(dim=(2, 3))), self.global_head(self.expand(x).mean(dim=(2, 3))))

@@ -6,6 +6,7 @@
 * :class:`PixelNorm`: divides each pixel's feature vector by its RMS (keeps G's activations from escalating).
 * :class:`MinibatchStdDev`: appends the across-batch standard deviation as extra channel(s), so D can see a lack of
   variety in a batch (a collapse signal).
+* :func:`global_avg_pool`: the global average of each feature map, with a cheap backward.
 * :func:`spectral_norm_if`: wraps a module in spectral normalisation only when a flag asks for it, so one builder
   serves both the plain and the SN variant.
 """
@@ -115,6 +116,16 @@ class MinibatchStdDev(nn.Module):
 
     def extra_repr(self) -> str:
         return f"group_size={self.group_size}, num_features={self.num_features}"
+
+
+def global_avg_pool(t: torch.Tensor) -> torch.Tensor:
+    """Global average pool (N, C, H, W) -> (N, C) as a sum times 1/(H W).
+
+    The same value as ``t.mean(dim=(2, 3))``, but the backward of a sum is a broadcast view, where that of ``mean``
+    writes a divided copy of the whole map: a full pass over the feature map saved per use (DEMA, GCTDRN and the
+    global branches pool every block's maps).
+    """
+    return t.sum(dim=(2, 3)) * (1.0 / (t.shape[2] * t.shape[3]))
 
 
 def spectral_norm_if(module: nn.Module, flag: bool, name: str = "weight") -> nn.Module:
