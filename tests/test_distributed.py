@@ -23,7 +23,7 @@ from mspgsen.data import make_sampler
 from mspgsen.engine import distributed as ddp
 from mspgsen.engine.accel import check_accel
 from mspgsen.errors import ConfigError
-from mspgsen.utils import shard
+from mspgsen import shard
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = str(ROOT / "tests" / "_ddp_worker.py")

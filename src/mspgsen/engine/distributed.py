@@ -4,7 +4,7 @@ How N processes equal one (docs/architecture.md, "Several processes"):
 
 * ``train.batch_size`` is the global batch; each rank trains on ``batch_size / world_size`` of it. The data order
   and the batch's random draws are made at the global size on every rank and sliced (``data.make_sampler``,
-  ``utils.shard``), so the ranks' slices together are the batch one process would see.
+  ``mspgsen.shard``), so the ranks' slices together are the batch one process would see.
 * Every optimizer of the method averages its parameters' gradients over the ranks just before it steps (an
   optimizer step pre-hook, one flat all-reduce per step). This is the all-reduce that DistributedDataParallel
   performs, placed where every method already passes: DDP itself cannot carry these methods, because WGAN-GP's and

@@ -26,7 +26,7 @@ from ..data import DataStream, ImageArray, make_sampler
 from ..data.prepare import prepare_training_data
 from ..errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
 from ..models.base import DataSpec
-from ..utils.shard import set_shard
+from ..shard import set_shard
 from . import distributed as ddp
 from .accel import apply_accel, check_accel
 from .build import build_method, data_spec, resolve_device

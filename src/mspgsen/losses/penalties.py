@@ -5,7 +5,7 @@ from typing import Callable, Optional
 
 import torch
 
-from ..utils.shard import local_draw
+from ..shard import local_draw
 
 Tensor = torch.Tensor
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from ..utils.shard import local_draw
+from ..shard import local_draw
 
 Tensor = torch.Tensor
 POLICIES = ("color", "translation", "cutout")
@@ -38,7 +38,7 @@ def parse_policy(text: str) -> list[str]:
 
 
 def _rand(n: int, device, *rest: int) -> Tensor:
-    """Uniform draws for this rank's ``n`` samples, sliced from the global batch's draw (utils/shard.py)."""
+    """Uniform draws for this rank's ``n`` samples, sliced from the global batch's draw (shard.py)."""
     return local_draw(n, lambda m: torch.rand(m, *rest, device=device))
 
 

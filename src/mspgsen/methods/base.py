@@ -23,7 +23,7 @@ from torch import nn
 
 from ..contract import Knobs
 from ..registry import Registry
-from ..utils.shard import local_draw
+from ..shard import local_draw
 
 METHODS: Registry = Registry("method")
 
@@ -97,7 +97,7 @@ class Method:
 
     def sample_z(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """``n`` latents. From the global generator they are this rank's slice of a global-batch draw
-        (``utils.shard``), so N processes draw what one would; an explicit ``generator`` (probes, grids) draws
+        (``mspgsen.shard``), so N processes draw what one would; an explicit ``generator`` (probes, grids) draws
         all ``n`` on every rank alike."""
         if generator is not None:
             return torch.randn(n, self.G.z_dim, generator=generator, device="cpu").to(self.device)

@@ -29,7 +29,7 @@ from ..annealing import Schedule, anneal_values
 from ..contract import Knobs
 from ..errors import ConfigError
 from ..losses.adversarial import ns_d
-from ..utils.shard import local_draw
+from ..shard import local_draw
 from .base import METHODS, Method, grad_norm, make_optimizer, set_lr
 
 Tensor = torch.Tensor

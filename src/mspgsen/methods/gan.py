@@ -19,7 +19,7 @@ from ..data.stream import Batch
 from ..errors import ConfigError
 from ..losses import LOSSES, feature_matching, gradient_penalty, r1_penalty
 from ..models.base import pyramid
-from ..utils.shard import local_draw
+from ..shard import local_draw
 from .augment import diff_augment, parse_policy
 from .base import METHODS, Method, grad_norm, make_optimizer, set_lr
 

@@ -26,7 +26,7 @@ from ..contract import Knobs, weight_knob
 from ..errors import ConfigError
 from ..losses.afe import afe_d_loss, afe_g_loss
 from ..nn.afe import afe_features
-from ..utils.shard import shard
+from ..shard import shard
 from .base import METHODS, make_optimizer, set_lr
 from .gan import GANMethod, GANOptions, RealBatch
 
