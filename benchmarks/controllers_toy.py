@@ -10,7 +10,10 @@ over their total variance).
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/controllers_toy.py --seeds 5 --out /tmp/ctl_bench
 
-Results are appended to <out>/results.jsonl as runs finish (a rerun skips finished runs); ``--table`` only prints.
+A thin wrapper over the suite runner (``mspgsen bench``; benchmarks/suites/controllers-*.yaml are the suites of the
+published tables): each data set is one suite, each run ``<out>/runs/DATA-VARIANT-sSEED``; a rerun skips what is
+measured and resumes what was interrupted. ``<out>/DATA/results.md`` has mean ± sd per variant, ``<out>/results.jsonl``
+every run in this script's format; ``--table`` only prints what is measured.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from mspgsen.bench import parse_suite, run_suite, write_results
 
 VARIANTS = ("none", "apfl", "dqn", "both")
 TOY = ("ring8", "grid25")
@@ -61,65 +66,24 @@ def make_config(data: str, variant: str, seed: int, steps: int) -> dict:
             "train": {**train, "batch_size": 64}}
 
 
-def data_space_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
-    """Diagonal Fréchet distance of raw coordinates / pixels, divided by the data's total variance (model-free).
+def suite_for(data: str, variants: list[str], seeds: int, steps: int, out: Path) -> dict:
+    """The suite one data set of this study is: a variant per controller setting, named DATA-VARIANT, so the run
+    folders keep this script's names (OUT/runs/DATA-VARIANT-sSEED)."""
+    toy = data in TOY
+    return {"name": f"controllers-{data}", "seeds": seeds, "budget": {"steps": steps},
+            "variants": [{"name": f"{data}-{v}", "config": make_config(data, v, 0, steps)} for v in variants],
+            "data": data if toy else "test", "n": 2500 if toy else 1000, "ema": False, "report": False, "plot": False,
+            "metrics": (["modes"] if toy else []) + ["osc", "losses", "data_dist", "d_quality"],
+            "runs_dir": str(out / "runs"), "run_name": "{variant}-s{seed}"}
 
-    Normalised globally, not per dimension, so constant pixels (the padded border) do not dominate.
-    """
-    real, fake = real.double(), fake.double()
-    num = (real.mean(0) - fake.mean(0)).pow(2).sum() + (real.std(0) - fake.std(0)).pow(2).sum()
-    return float(num / (real.var(0).sum() + fake.var(0).sum() + 1e-12))
 
-
-def run_one(data: str, variant: str, seed: int, steps: int, runs_dir: Path) -> dict:
-    import mspgsen
-    from mspgsen.api import load_generator
-    from mspgsen.engine.quality import QualityProbe
-    from mspgsen.data import load_source, to_model_range
-    from mspgsen.data.stream import Batch
-    from mspgsen.engine.logger import read_stats
-
-    t0 = time.time()
-    name = f"{data}-{variant}-s{seed}"
-    res = mspgsen.train(make_config(data, variant, seed, steps), name=name, runs_dir=runs_dir, new=True, log=lambda *a, **k: None)
-    train_s = time.time() - t0
-    rows = read_stats(res.run_dir)
-    G = load_generator(res.run_dir, ema=False)
-    n = 2500 if data in TOY else 1000
-    with torch.no_grad():
-        fake = torch.cat([G(G.z_from_seeds(range(10 ** 6 * (seed + 1) + i, 10 ** 6 * (seed + 1) + min(i + 500, n))))
-                          for i in range(0, n, 500)])
-    test = load_source(data if data in TOY else "fashion-mnist-subset", "test")
-    if data in TOY:
-        real = to_model_range(test.images[:n])
-    else:
-        from mspgsen.data import fit_shape
-        real = to_model_range(fit_shape(test, G.resolution, G.channels).images[:n])
-    out = {"data": data, "variant": variant, "seed": seed, "steps": res.step, "train_s": round(train_s, 1),
-           "data_dist": data_space_distance(real.flatten(1), fake.flatten(1))}
-    if data in TOY:
-        from mspgsen.metrics.modes import toy_mode_coverage
-        cov = toy_mode_coverage(fake.numpy(), data)
-        out.update(modes=cov["modes_covered"], num_modes=cov["num_modes"], hq=cov["hq_share"])
-    pos = {"i": 0}
-
-    def next_real() -> Batch:
-        i = pos["i"]
-        pos["i"] = (i + 256) % max(len(real) - 256, 1)
-        return Batch(real[i:i + 256], None)
-
-    out["d_quality"] = QualityProbe("features", 512 if data in TOY else 256, seed=seed).measure(G.method, next_real)
-    half = rows[len(rows) // 2:]
-    last = rows[-max(len(rows) // 4, 1):]
-    lg = [r["loss_g"] for r in half if isinstance(r.get("loss_g"), float)]
-    out.update(loss_d=float(np.mean([r["loss_d"] for r in last])), loss_g=float(np.mean([r["loss_g"] for r in last])),
-               loss_g_osc=float(np.std(lg)) if lg else float("nan"))
-    final = rows[-1]
-    out["apfl_soften"] = final.get("apfl/n_soften")
-    out["apfl_stall"] = final.get("apfl/n_stall")
-    acts = {k.split("/n_", 1)[1]: v for k, v in final.items() if k.startswith("dqn/n_")}
-    out["dqn_top"] = ",".join(f"{k}:{int(v)}" for k, v in sorted(acts.items(), key=lambda kv: -kv[1])[:3]) if acts else ""
-    return out
+def as_result(data: str, row: dict) -> dict:
+    """A runner row in this script's result format."""
+    return {"data": data, "variant": row["variant"].split("-", 1)[1], "seed": row["seed"], "steps": row["step"],
+            "train_s": round(60.0 * (row.get("minutes") or 0.0), 1), "modes": row.get("modes"),
+            "num_modes": row.get("num_modes"), "hq": row.get("hq"), "data_dist": row.get("data_dist"),
+            "d_quality": row.get("d_quality"), "loss_d": row.get("loss_d"), "loss_g": row.get("loss_g"),
+            "loss_g_osc": row.get("loss_g_osc")}
 
 
 def fmt(vals: list[float], pct: bool = False, digits: int = 3) -> str:
@@ -134,8 +98,8 @@ def fmt(vals: list[float], pct: bool = False, digits: int = 3) -> str:
 
 def table(results: list[dict]) -> str:
     head = ("| data | controller | seeds | modes covered | HQ % | loss_d (end) | loss_g (end) | loss_g osc. | "
-            "D-feature quality | data-space dist. | s/run | DQN top actions (seed 0) |")
-    lines = [head, "|" + "---|" * 12]
+            "D-feature quality | data-space dist. | train s/run |")
+    lines = [head, "|" + "---|" * 11]
     for data in (*TOY, "fashion"):
         for v in VARIANTS:
             rs = [r for r in results if r["data"] == data and r["variant"] == v]
@@ -148,7 +112,7 @@ def table(results: list[dict]) -> str:
                 f"| {data} | {v} | {len(rs)} | {modes} | {fmt([r.get('hq') for r in rs], pct=True) if data in TOY else '-'} | "
                 f"{fmt([r['loss_d'] for r in rs])} | {fmt([r['loss_g'] for r in rs])} | {fmt([r['loss_g_osc'] for r in rs])} | "
                 f"{fmt([r['d_quality'] for r in rs])} | {fmt([r['data_dist'] for r in rs])} | "
-                f"{statistics.mean(r['train_s'] for r in rs):.0f} | {rs[0].get('dqn_top') or '-'} |")
+                f"{statistics.mean(r['train_s'] for r in rs):.0f} |")
     return "\n".join(lines)
 
 
@@ -162,27 +126,25 @@ def main() -> None:
     ap.add_argument("--data", default="ring8,grid25,fashion")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--out", default="runs/controllers_bench")
+    ap.add_argument("--jobs", type=int, default=1, help="runs at a time (separate processes, one thread each)")
     ap.add_argument("--table", action="store_true", help="only print the table of finished runs")
     args = ap.parse_args()
     torch.set_num_threads(1)
     TOY_SIZE.update(width=args.toy_width, batch=args.toy_batch)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    log = out / "results.jsonl"
-    results = [json.loads(l) for l in log.read_text().splitlines() if l.strip()] if log.exists() else []
-    if not args.table:
-        done = {(r["data"], r["variant"], r["seed"]) for r in results}
-        for data in args.data.split(","):
-            steps = args.toy_steps if data in TOY else args.image_steps
-            for seed in range(args.seeds):  # seeds outermost, so a cut-short run still compares all variants
-                for v in args.variants.split(","):
-                    if (data, v, seed) in done:
-                        continue
-                    r = run_one(data, v, seed, steps, out / "runs")
-                    results.append(r)
-                    with open(log, "a") as fh:
-                        fh.write(json.dumps(r) + "\n")
-                    print(json.dumps(r), flush=True)
+    results = []
+    for data in args.data.split(","):
+        steps = args.toy_steps if data in TOY else args.image_steps
+        suite = parse_suite(suite_for(data, args.variants.split(","), args.seeds, steps, out), "from the command line")
+        outcomes = run_suite(suite, jobs=args.jobs, train=not args.table, log=lambda *a, **k: None)
+        write_results(suite, outcomes, out / data)
+        results += [as_result(data, r) for o in outcomes for r in o.rows]
+        for o in outcomes:
+            if o.error:
+                print(f"error: {o.variant} seed {o.seed}: {o.error}", flush=True)
+    with open(out / "results.jsonl", "w") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in results)
     steps = {d: sorted({r["steps"] for r in results if (r["data"] in TOY) == (d == "toy")}) for d in ("toy", "fashion")}
     print(f"\ntoy: mlp width {TOY_SIZE['width']}, batch {TOY_SIZE['batch']}, steps {steps['toy']}; "
           f"fashion: dcgan ngf=ndf=16, batch 64, steps {steps['fashion']}")

@@ -15,7 +15,9 @@ interrupted benchmark started again skips what is measured and resumes the run w
 choosing settings without looking at the test split.
 
 It prints one table (mean and sd over seeds at every mark, and each seed) and, with ``--plot``, draws FID against
-minutes, one curve per preset (mean over seeds, the spread shaded).
+minutes, one curve per preset (mean over seeds, the spread shaded). A thin wrapper over the suite runner
+(``mspgsen bench``): these options describe a suite whose runs keep this script's folder names and log, so runs
+measured before the runner existed stay valid; RUNS/results.md and results.json hold the runner's table too.
 """
 from __future__ import annotations
 
@@ -28,76 +30,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, table  # noqa: E402
 
-import mspgsen  # noqa: E402
-from mspgsen.config import load_config  # noqa: E402
-from mspgsen.data import ImageArray  # noqa: E402
-from mspgsen.data.prepare import prepare_training_data  # noqa: E402
-from mspgsen.engine.checkpoint import latest_checkpoint, load_checkpoint  # noqa: E402
-from mspgsen.metrics.cli import sample_run  # noqa: E402
-from mspgsen.metrics.evaluate import evaluate_images  # noqa: E402
+from mspgsen.bench import parse_suite, run_suite, write_results  # noqa: E402
+from mspgsen.bench.runner import read_log  # noqa: E402
 
-HOLDOUT_TRAIN = 5000  # --ref holdout: train on the first 5,000 bundled training images, measure on the rest
 LOG = "fid_vs_time.jsonl"
 
 
-def holdout_reference() -> ImageArray:
-    """The bundled training images that a ``--ref holdout`` run never sees, shaped as the generators' output."""
-    data = prepare_training_data(load_config("dcgan").data)  # bundled train split, padded to 32x32
-    return ImageArray(data.images[HOLDOUT_TRAIN:], None, "fashion-mnist-subset[holdout]", 0, [], list(data.notes))
-
-
-def training_minutes(run_dir: Path) -> float:
-    """Minutes on the run's training clock at its latest checkpoint (0 before the first)."""
-    path = latest_checkpoint(run_dir / "checkpoints")
-    return float(load_checkpoint(path)["elapsed_s"]) / 60.0 if path else 0.0
+def suite_from_args(a, marks: list[float]) -> dict:
+    """The suite these options describe: one variant per preset, named PRESET+TAG, runs ft-PRESET[TAG]-sSEED."""
+    return {"name": "fid-vs-time", "variants": [{"name": p + a.tag, "preset": p} for p in a.presets.split(",")],
+            "seeds": [int(s) for s in a.seeds.split(",")], "budget": {a.unit: marks[-1]},
+            "marks": marks, "threads": a.threads, "n": a.n, "set": a.overrides, "runs_dir": a.runs_dir,
+            "run_name": "ft-{variant}-s{seed}", "log_name": LOG, "data": a.ref, "metrics": ["fid", "kid"],
+            "report": False, "plot": False}
 
 
 def measured(run_dir: Path) -> dict[float, dict]:
-    path = run_dir / LOG
-    if not path.is_file():
-        return {}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {float(r["mark"]): r for r in rows}
-
-
-def run_one(preset: str, seed: int, marks: list[float], a, reference) -> list[dict]:
-    name = f"ft-{preset}{a.tag}-s{seed}"
-    run_dir = Path(a.runs_dir) / name
-    done = measured(run_dir)
-    fixed = [f"train.threads={a.threads}", "train.progress=false", "train.steps=0", f"seed={seed}"]
-    fixed += ["train.kimg=0"] if a.unit == "minutes" else []
-    if a.ref == "holdout":
-        fixed.append(f"data.limit={HOLDOUT_TRAIN}")
-    rows = []
-    for mark in marks:
-        if mark in done:
-            rows.append(done[mark])
-            continue
-        if a.unit == "kimg":  # the kimg budget counts every image the run has seen, resumes included
-            budget = [f"train.kimg={mark}", "train.minutes=0"]
-        else:
-            left = mark - training_minutes(run_dir) if run_dir.exists() else mark
-            budget = [f"train.minutes={left}"] if left > 1e-3 else []
-        if budget:
-            mspgsen.train(preset, name=name, runs_dir=a.runs_dir, overrides=fixed + budget + a.overrides,
-                          log=lambda *x: print(*x, file=sys.stderr))
-        G = mspgsen.load_generator(run_dir)
-        imgs = sample_run(G, a.n, seed=1000 + seed)
-        m = evaluate_images(imgs, reference, ["fid", "kid"], n=a.n, split="test", threads=a.threads)
-        row = {"preset": preset + a.tag, "seed": seed, "mark": mark, "minutes": round(training_minutes(run_dir), 3),
-               "step": G.step, "kimg": None, "fid": m["fid"], "kid": m["kid"], "ref": m["ref"], "n": a.n,
-               "threads": a.threads, "machine": machine()}
-        state = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))
-        row["kimg"] = round(state["stream"]["images_seen"] / 1000.0, 2) if isinstance(state.get("stream"), dict) \
-            and "images_seen" in state["stream"] else None
-        with open(run_dir / LOG, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
-        print(json.dumps(row), file=sys.stderr, flush=True)
-        rows.append(row)
-    return rows
+    """The rows of one run's log, by mark."""
+    return read_log(run_dir / LOG)
 
 
 def summarize(rows: list[dict], marks: list[float], unit: str = "min") -> tuple[list[str], list[list]]:
+    rows = [{**r, "preset": r.get("variant", r["preset"])} for r in rows]
     presets = list(dict.fromkeys(r["preset"] for r in rows))
     headers = ["preset", "seeds"] + [f"FID @{m:g} {unit}" for m in marks] + [f"kimg @{marks[-1]:g} {unit}"]
     out = []
@@ -165,19 +119,16 @@ def main() -> None:
     marks = sorted(float(m) for m in a.marks.split(","))
     a.runs_dir = a.runs_dir or ("runs/fid-vs-time" + ("-holdout" if a.ref == "holdout" else "")
                                 + ("-kimg" if a.unit == "kimg" else ""))
-    seeds = [int(s) for s in a.seeds.split(",")]
-    if a.ref == "holdout":
-        reference, ref_text = holdout_reference(), "1,000 held-out training images (trained on the other 5,000)"
-    else:
-        reference, ref_text = "fashion-mnist-subset", "the bundled test split"
-    rows = []
-    for preset in a.presets.split(","):
-        for seed in seeds:
-            if a.table_only:
-                got = measured(Path(a.runs_dir) / f"ft-{preset}{a.tag}-s{seed}")
-                rows += [got[m] for m in marks if m in got]
-            else:
-                rows += run_one(preset, seed, marks, a, reference)
+    ref_text = ("1,000 held-out training images (trained on the other 5,000)" if a.ref == "holdout"
+                else "the bundled test split")
+    suite = parse_suite(suite_from_args(a, marks), "from the command line")
+    outcomes = run_suite(suite, train=not a.table_only, log=lambda *x, **k: print(*x, file=sys.stderr))
+    for o in outcomes:
+        if o.error:
+            print(f"error: {o.variant} seed {o.seed}: {o.error}", file=sys.stderr)
+    if not a.table_only:
+        write_results(suite, outcomes, Path(a.runs_dir))
+    rows = [r for o in outcomes for r in o.rows]
     headers, lines = summarize(rows, marks, "min" if a.unit == "minutes" else "kimg")
     print(f"Machine: {machine()}; {a.threads} threads; FID n = {a.n} against {ref_text}; seeds {a.seeds}; "
           f"overrides: {a.overrides or 'none'}")

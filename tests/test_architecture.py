@@ -35,8 +35,9 @@ ALLOWED: dict[str, set[str]] = {
     "exporter": {"api", "engine", "errors"},  # builds on the API's generator handle
     "reporting": {"engine", "errors"},  # reads run folders
     "config_reference": {"components", "config", "control", "methods", "models"},  # writes docs/config.md
+    "bench": {"api", "config", "engine", "data", "metrics", "reporting", "errors"},  # suites: train, measure, tabulate
     "cli": {"api", "config", "engine", "data", "metrics", "models", "errors", "registry", "utils", "components",
-            "sampling", "exporter", "reporting", "config_reference"},
+            "sampling", "exporter", "reporting", "config_reference", "bench"},
 }
 VERSION = "__version__"  # `from .. import __version__` reads a constant of the package, not a room
 

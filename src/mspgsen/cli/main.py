@@ -1,4 +1,4 @@
-"""``mspgsen``: thin verbs over the public API (train, generate, interpolate, evaluate, export, report, runs, data).
+"""``mspgsen``: thin verbs over the public API (train, generate, interpolate, evaluate, export, report, runs, bench, data).
 
 Every user error (MspgsenError) is printed as one sentence and exits with status 2; no traceback. An interrupted
 run exits 130 (Ctrl-C) or 143 (SIGTERM) after saving, so scripts can tell it from a finished one.
@@ -34,12 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     from ..data.cli import add_data_parser
     from ..metrics.cli import add_evaluate_parser
 
+    from .bench import add_bench
     from .tools import add_export, add_report, add_runs
 
     add_evaluate_parser(sub)
     add_export(sub, Formatter)
     add_report(sub, Formatter)
     add_runs(sub, Formatter)
+    add_bench(sub, Formatter)
     add_data_parser(sub)
     return p
 

@@ -1,0 +1,243 @@
+"""Running a suite: train what is missing, resume what was interrupted, skip what is done, measure at every mark.
+
+A run is one (variant, seed) folder. For each mark in turn it trains until the run's own counter reaches the mark
+(steps and kimg count the whole run, resumes included; minutes are the training clock ``elapsed_s`` the trainer keeps
+in every checkpoint, so start-up and measurement never count), then measures the EMA generator and appends one row
+to ``RUN/<log_name>``. A mark with a row is never trained or measured again, so a suite started again after an
+interruption resumes (exactly: the trainer's resume) where its runs stand. Runs can go ``jobs`` at a time, each in
+its own process at ``threads`` threads.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from ..errors import Interrupted, MspgsenError
+from .suite import HOLDOUT_TRAIN, Suite, Variant
+
+
+@dataclass
+class RunOutcome:
+    """What one (variant, seed) gave: its measurement rows, or the sentence that stopped it."""
+
+    variant: str
+    seed: int
+    run_dir: Path
+    rows: list[dict] = field(default_factory=list)
+    error: Optional[str] = None
+    trained: bool = False  # whether this call trained at all (False: everything was measured already)
+    notes: list[str] = field(default_factory=list)  # marks that could not be measured, and why
+
+
+def machine() -> str:
+    """CPU model and core count, torch version: written beside every number."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    dev = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    return f"{cpu}, {os.cpu_count()} cores visible{dev}, torch {torch.__version__}"
+
+
+def measure_device() -> str:
+    """Where sampling and Inception run: the GPU where there is one (the trainer's 'auto' does the same)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def read_log(path: Path) -> dict[float, dict]:
+    """Rows already measured, by mark; a half-written last line (a killed process) is ignored."""
+    if not path.is_file():
+        return {}
+    out: dict[float, dict] = {}
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and "mark" in row:
+            out[float(row["mark"])] = row
+    return out
+
+
+def append_row(path: Path, row: dict) -> None:
+    """Append one JSON line; a half-written last line that a killed process left is dropped first, so the new row
+    does not join it on one unreadable line."""
+    if path.is_file() and path.stat().st_size:
+        text = path.read_text()
+        if not text.endswith("\n"):
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text[: text.rfind("\n") + 1])
+            os.replace(tmp, path)
+    with open(path, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+def run_progress(run_dir: Path) -> dict:
+    """Step, images seen and training seconds at the run's newest checkpoint (zeros before the first)."""
+    from ..engine.checkpoint import latest_checkpoint, load_checkpoint
+
+    path = latest_checkpoint(run_dir / "checkpoints") if run_dir.is_dir() else None
+    if path is None:
+        return {"step": 0, "images": 0, "elapsed_s": 0.0}
+    state = load_checkpoint(path)
+    stream = state.get("stream") if isinstance(state.get("stream"), dict) else {}
+    return {"step": int(state["step"]), "images": int(stream.get("images_seen", 0)),
+            "elapsed_s": float(state.get("elapsed_s", 0.0))}
+
+
+def budget_overrides(suite: Suite, mark: float, progress: dict) -> Optional[list[str]]:
+    """The budget that brings a run to ``mark``; None when the run is there already."""
+    if suite.unit == "steps":
+        return None if progress["step"] >= mark else [f"train.steps={int(mark)}", "train.kimg=0", "train.minutes=0"]
+    if suite.unit == "kimg":
+        return None if progress["images"] >= mark * 1000 - 1e-6 else [f"train.kimg={mark}", "train.steps=0", "train.minutes=0"]
+    left = mark - progress["elapsed_s"] / 60.0  # a session's minutes add to the clock of the sessions before
+    return None if left <= 1e-3 else [f"train.minutes={left:.6g}", "train.steps=0", "train.kimg=0"]
+
+
+def past_mark(suite: Suite, mark: float, progress: dict) -> bool:
+    """Whether the run's newest checkpoint lies beyond ``mark`` by more than the step that reached it (a mark added
+    to a suite after its runs went further: measuring now would label later weights with the earlier mark)."""
+    step = max(progress["step"], 1)
+    if suite.unit == "steps":
+        return progress["step"] > mark
+    if suite.unit == "kimg":
+        return progress["images"] - mark * 1000 > progress["images"] / step
+    # a session stops at the first step past its minutes; that step may hold a quality probe, a sample grid or a
+    # checkpoint, so allow several steps' time and 10 s before calling the run past the mark
+    return progress["elapsed_s"] - mark * 60 > 5 * progress["elapsed_s"] / step + 10.0
+
+
+def run_overrides(suite: Suite, variant: Variant, seed: int) -> list[str]:
+    """Everything a run of this suite sets besides its budget: threads, quiet progress, seed, data, then the
+    suite's and the variant's own overrides (the variant's win)."""
+    fixed = [f"train.threads={suite.threads}", "train.progress=false", f"seed={seed}"]
+    if suite.source is not None:
+        fixed.append(f"data.source={suite.source}")
+    if suite.ref == "holdout":
+        fixed.append(f"data.limit={HOLDOUT_TRAIN}")
+    return fixed + suite.overrides + variant.overrides
+
+
+def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] = print) -> RunOutcome:
+    """Bring one run through every mark of the suite, measuring at each; returns its rows (old and new)."""
+    from ..api import load_generator, train
+    from ..engine.logger import read_stats
+
+    run_dir = suite.run_dir(variant, seed)
+    out = RunOutcome(variant.name, seed, run_dir)
+    log_path = run_dir / suite.log_name
+    done = read_log(log_path)
+    reference = None
+    for mark in suite.marks:
+        if mark in done:
+            out.rows.append({**done[mark], "variant": variant.name, "seed": seed})
+            continue
+        progress = run_progress(run_dir)
+        budget = budget_overrides(suite, mark, progress)
+        if budget is None and past_mark(suite, mark, progress):
+            out.notes.append(f"mark {mark:g} not measured: the run was already at step {progress['step']} "
+                             f"({progress['images'] / 1000:.1f} kimg, {progress['elapsed_s'] / 60:.1f} min) when the mark "
+                             f"was asked for; a new run (another runs_dir or run_name) measures it")
+            log(f"{run_dir.name}: {out.notes[-1]}")
+            continue
+        if budget is not None:
+            res = train(variant.base, name=run_dir.name, runs_dir=run_dir.parent,
+                        overrides=run_overrides(suite, variant, seed) + budget, log=log)
+            out.trained = True
+            if res.stopped_by == "interrupted":  # never measure a run short of its mark as if it were there
+                raise Interrupted(f"Interrupted {run_dir.name} at step {res.step} with its checkpoint written; run the "
+                                  f"same command again to resume it exactly.", code=res.exit_code)
+        G = load_generator(run_dir, ema=suite.ema, device=measure_device(), log=log)
+        if reference is None and any(m in ("fid", "kid", "pr", "dc", "cls") for m in suite.metrics):
+            from .measure import reference_for
+
+            reference = reference_for(suite, G.config.data.source)
+        from .measure import measure
+
+        got = measure(G, suite, G.config.data.source, seed, read_stats(run_dir), reference)
+        prog = run_progress(run_dir)
+        # "preset" is the row's name in tables (the variant's): the key fid_vs_time.py's logs have always used
+        row = {"variant": variant.name, "preset": variant.name, "base": variant.preset or "inline", "seed": seed, "mark": mark,
+               "unit": suite.unit, "minutes": round(prog["elapsed_s"] / 60.0, 3), "step": prog["step"],
+               "kimg": round(prog["images"] / 1000.0, 2), **got, "n": suite.n, "threads": suite.threads,
+               "machine": machine(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        append_row(log_path, row)
+        log(json.dumps(row))
+        out.rows.append(row)
+    return out
+
+
+def _quiet_log(prefix: str) -> Callable[..., None]:
+    def log(*args, **_kw) -> None:
+        print(prefix, *args, file=sys.stderr, flush=True)
+
+    return log
+
+
+def _task(suite: Suite, variant: Variant, seed: int) -> RunOutcome:
+    """One run in a worker process; a user error (a diverged run, a refused config) is kept as that run's result."""
+    import torch
+
+    torch.set_num_threads(suite.threads)
+    name = suite.run_name.format(variant=variant.name, seed=seed)
+    try:
+        return run_one(suite, variant, seed, log=_quiet_log(f"[{name}]"))
+    except Interrupted:
+        raise
+    except MspgsenError as e:
+        return RunOutcome(variant.name, seed, suite.run_dir(variant, seed), error=str(e))
+
+
+def run_suite(suite: Suite, jobs: int = 1, train: bool = True, log: Callable[..., None] = print) -> list[RunOutcome]:
+    """Every run of the suite, ``jobs`` at a time in separate processes (1: in this process).
+
+    ``train=False`` only collects what is measured already (nothing is trained or measured).
+    """
+    if jobs < 1:
+        raise MspgsenError(f"--jobs must be at least 1, got {jobs}.")
+    tasks = suite.tasks()
+    if not train:
+        return [RunOutcome(v.name, s, suite.run_dir(v, s),
+                           rows=[{**r, "variant": v.name, "seed": s}
+                                 for m, r in sorted(read_log(suite.run_dir(v, s) / suite.log_name).items())
+                                 if m in suite.marks]) for v, s in tasks]
+    Path(suite.runs_dir).mkdir(parents=True, exist_ok=True)
+    if jobs == 1:
+        outcomes = []
+        for v, s in tasks:
+            log(f"bench: {suite.run_name.format(variant=v.name, seed=s)}")
+            try:
+                outcomes.append(run_one(suite, v, s, log=log))
+            except Interrupted:
+                raise
+            except MspgsenError as e:
+                outcomes.append(RunOutcome(v.name, s, suite.run_dir(v, s), error=str(e)))
+        return outcomes
+    import multiprocessing
+
+    # a fresh spawned process per run: no torch state, thread setting or memory carries from one run to the next
+    pool = multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1)
+    try:
+        pending = [pool.apply_async(_task, (suite, v, s)) for v, s in tasks]
+        pool.close()
+        outcomes = [p.get() for p in pending]
+        pool.join()
+        return outcomes
+    except BaseException:
+        pool.terminate()  # SIGTERM: a run stops after its checkpoint (atomic writes), so the same command resumes
+        pool.join()
+        raise

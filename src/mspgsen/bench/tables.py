@@ -1,0 +1,179 @@
+"""A suite's results as people and programs read them: mean ± sd over seeds (sample sd, n - 1) per variant and mark,
+each seed's row, a markdown page, a JSON file and a plot.
+
+The numbers are formatted here only; the JSON keeps them unrounded, so a table can always be checked against it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+from typing import Optional
+
+from .runner import RunOutcome, machine, measure_device
+from .suite import Suite
+
+
+def mean_sd(values: list) -> Optional[dict]:
+    """Mean, sample sd (0 for one value) and the values, of the finite numbers among ``values``; None if none."""
+    v = [float(x) for x in values if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)]
+    if not v:
+        return None
+    return {"mean": statistics.mean(v), "sd": statistics.stdev(v) if len(v) > 1 else 0.0, "n": len(v), "values": v}
+
+
+def fmt_number(x: float, ref: Optional[float] = None) -> str:
+    """Three significant digits of ``ref`` (the mean) or more decimals for small values: 45.3, 0.960, 0.0123."""
+    r = abs(ref if ref is not None else x)
+    digits = 2 if r == 0 else min(6, max(0, 2 - math.floor(math.log10(r))))
+    return f"{x:.{digits}f}"
+
+
+def fmt_mean_sd(stat: Optional[dict]) -> str:
+    if stat is None:
+        return "-"
+    if stat["n"] == 1:
+        return fmt_number(stat["mean"])
+    return f"{fmt_number(stat['mean'])} ± {fmt_number(stat['sd'], stat['mean'])}"
+
+
+def summarize(suite: Suite, outcomes: list[RunOutcome]) -> list[dict]:
+    """One entry per (variant, mark) that has rows: seeds measured and each column's mean ± sd."""
+    out = []
+    for v in suite.variants:
+        for mark in suite.marks:
+            rows = [r for o in outcomes if o.variant == v.name for r in o.rows if float(r["mark"]) == mark]
+            if not rows:
+                continue
+            out.append({"variant": v.name, "mark": mark, "seeds": sorted(r["seed"] for r in rows),
+                        "kimg": mean_sd([r.get("kimg") for r in rows]), "step": mean_sd([r.get("step") for r in rows]),
+                        "metrics": {c: mean_sd([r.get(c) for r in rows]) for c in suite.columns()}})
+    return out
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = lambda vals: "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"  # noqa: E731
+    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return fmt_number(v)
+    return str(v)
+
+
+def markdown(suite: Suite, outcomes: list[RunOutcome], summary: list[dict], threads_note: str = "") -> str:
+    unit = {"steps": "steps", "kimg": "kimg", "minutes": "min"}[suite.unit]
+    cols = suite.columns()
+    data = suite.source or "each preset's own data"
+    ref = {"test": "its test split", "holdout": f"the 1,000 bundled training images not trained on",
+           "train": "its training images"}[suite.ref]
+    lines = [f"# {suite.name}", ""]
+    if suite.description:
+        lines += [suite.description.strip(), ""]
+    lines += [f"- suite: `{suite.path or suite.name}`; seeds {', '.join(map(str, suite.seeds))}; budget "
+              f"{suite.budget:g} {suite.unit}, measured at {', '.join(f'{m:g}' for m in suite.marks)} {unit}",
+              f"- data: {data}; measured against {ref}; n = {suite.n}; metrics: {', '.join(suite.metrics)}",
+              f"- machine: {machine()}; device {measure_device()}; {suite.threads} thread(s) per run{threads_note}; "
+              f"written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
+    head = ["variant", f"mark ({unit})", "seeds", "kimg"] + cols
+    body = [[s["variant"], f"{s['mark']:g}", str(len(s["seeds"])), fmt_mean_sd(s["kimg"])]
+            + [fmt_mean_sd(s["metrics"][c]) for c in cols] for s in summary]
+    lines += ["## Mean ± sd over seeds", "", _table(head, body), ""]
+    per = [[r["variant"], str(r["seed"]), f"{float(r['mark']):g}", _cell(r.get("step")), _cell(r.get("kimg")),
+            _cell(r.get("minutes"))] + [_cell(r.get(c)) for c in cols]
+           for o in outcomes for r in o.rows]
+    lines += ["## Each seed", "", _table(["variant", "seed", f"mark ({unit})", "step", "kimg", "train min"] + cols, per), ""]
+    failed = [o for o in outcomes if o.error]
+    if failed:
+        lines += ["## Runs that stopped", ""] + [f"- {o.variant}, seed {o.seed}: {o.error}" for o in failed] + [""]
+    noted = [(o, n) for o in outcomes for n in o.notes]
+    if noted:
+        lines += ["## Marks not measured", ""] + [f"- {o.variant}, seed {o.seed}: {n}" for o, n in noted] + [""]
+    missing = [o for o in outcomes if not o.error and not o.notes and len(o.rows) < len(suite.marks)]
+    if missing:
+        lines += ["## Not measured yet", ""] + [f"- {o.variant}, seed {o.seed}: {len(o.rows)} of {len(suite.marks)} marks"
+                                                for o in missing] + [""]
+    return "\n".join(lines)
+
+
+def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
+    """The first metric per variant: mean ± sd and each seed at the budget, or curves over the marks (sd shaded)."""
+    cols = suite.columns()
+    if not summary or not cols:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    col = cols[0]
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(suite.variants) + 2), 3.6), dpi=120)
+    if len(suite.marks) == 1:
+        items = [s for s in summary if s["metrics"][col] is not None]
+        xs = range(len(items))
+        # means with sd whiskers and each seed beside them: no bars from zero, which would flatten the differences
+        ax.errorbar(xs, [s["metrics"][col]["mean"] for s in items], yerr=[s["metrics"][col]["sd"] for s in items],
+                    fmt="o", color="#4c72b0", capsize=4, markersize=7, label="mean ± sd")
+        for i, s in zip(xs, items):
+            vals = s["metrics"][col]["values"]
+            ax.scatter([i + 0.15] * len(vals), vals, color="k", s=10, zorder=3, label="each seed" if i == 0 else None)
+        ax.set_xlim(-0.6, len(items) - 0.4)
+        ax.legend(fontsize=7)
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([s["variant"] for s in items], rotation=30, ha="right", fontsize=8)
+    else:
+        for v in suite.variants:
+            pts = [s for s in summary if s["variant"] == v.name and s["metrics"][col] is not None]
+            if not pts:
+                continue
+            m = [s["metrics"][col]["mean"] for s in pts]
+            sd = [s["metrics"][col]["sd"] for s in pts]
+            line, = ax.plot([s["mark"] for s in pts], m, marker="o", label=v.name)
+            ax.fill_between([s["mark"] for s in pts], [a - b for a, b in zip(m, sd)], [a + b for a, b in zip(m, sd)],
+                            color=line.get_color(), alpha=0.2)
+        ax.set_xlabel(suite.unit)
+        ax.legend(fontsize=7)
+    ax.set_ylabel(f"{col} (mean ± sd over seeds)")
+    ax.set_title(suite.name, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_results(suite: Suite, outcomes: list[RunOutcome], out_dir: Path, jobs: int = 1,
+                  report: Optional[bool] = None) -> dict[str, Path]:
+    """results.md, results.json, results.png and the comparison report of the runs, in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = summarize(suite, outcomes)
+    note = f", {jobs} runs at a time" if jobs > 1 else ""
+    paths = {"table": out_dir / "results.md", "json": out_dir / "results.json"}
+    paths["table"].write_text(markdown(suite, outcomes, summary, note))
+    paths["json"].write_text(json.dumps({
+        "suite": suite.name, "file": str(suite.path) if suite.path else None, "machine": machine(),
+        "device": measure_device(),
+        "threads": suite.threads, "jobs": jobs, "unit": suite.unit, "marks": suite.marks, "seeds": suite.seeds,
+        "data": suite.source, "ref": suite.ref, "n": suite.n, "metrics": suite.metrics,
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "summary": summary,
+        "runs": [{"variant": o.variant, "seed": o.seed, "run_dir": str(o.run_dir), "error": o.error, "notes": o.notes,
+                  "rows": o.rows}
+                 for o in outcomes]}, indent=1))
+    if suite.plot and summary:
+        got = plot(suite, summary, out_dir / "results.png")
+        if got:
+            paths["plot"] = got
+    if (suite.report if report is None else report):
+        ready = [o.run_dir for o in outcomes if o.rows and (o.run_dir / "checkpoints").is_dir()]
+        if ready:
+            from ..reporting import build_report
+
+            paths["report"] = build_report(ready, out_dir / "report.html")
+    return paths

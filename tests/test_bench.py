@@ -1,0 +1,248 @@
+"""The suite runner (mspgsen.bench): a 2-variant, 2-seed suite of a few steps of an MLP on the ring8 toy mixture
+trains, measures at every mark, skips what is done, resumes an interrupted run exactly, writes the table, JSON and
+report, computes mean ± sd right, and refuses bad suite files with one sentence."""
+from __future__ import annotations
+
+import json
+import statistics
+
+import pytest
+import torch
+import yaml
+
+from mspgsen.bench import Suite, load_suite, mean_sd, parse_suite, run_suite, summarize, write_results
+from mspgsen.bench.runner import RunOutcome, read_log, run_one
+from mspgsen.bench.tables import fmt_mean_sd
+from mspgsen.cli.main import main
+from mspgsen.engine.checkpoint import latest_checkpoint, load_checkpoint
+from mspgsen.errors import ConfigError
+
+TOY_CFG = {"model": {"name": "mlp", "g_hidden": 16, "d_hidden": 16}, "data": {"source": "ring8"},
+           "method": {"name": "gan", "loss": "ns"}, "optim": {"lr_g": 1e-3, "lr_d": 1e-3},
+           "train": {"batch_size": 32, "tensorboard": False, "ema_kimg": 0, "sample_every": 1000, "ckpt_every": 1000,
+                     "log_every": 1}}
+
+
+def toy_suite(runs, **extra) -> dict:
+    return {"name": "toy", "variants": [{"name": "plain", "config": TOY_CFG},
+                                        {"name": "lr-low", "config": TOY_CFG, "set": ["optim.lr_g=1e-4"]}],
+            "seeds": [0, 1], "budget": {"steps": 12}, "marks": [6], "data": "ring8",
+            "metrics": ["modes", "osc", "losses", "data_dist", "d_quality"], "n": 200, "ema": False, "report": False,
+            "runs_dir": str(runs), **extra}
+
+
+def weights(run_dir) -> dict:
+    return load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))["method"]
+
+
+def test_suite_trains_measures_every_mark_then_skips(runs):
+    suite = parse_suite(toy_suite(runs))
+    assert suite.marks == [6.0, 12.0] and [(v.name, s) for v, s in suite.tasks()][:2] == [("plain", 0), ("lr-low", 0)]
+    out = run_suite(suite, log=lambda *a, **k: None)
+    assert [o.error for o in out] == [None] * 4 and all(o.trained for o in out)
+    for o in out:
+        assert [(r["mark"], r["step"]) for r in o.rows] == [(6.0, 6), (12.0, 12)]
+        assert 0 <= o.rows[-1]["modes"] <= 8 and 0.0 <= o.rows[-1]["hq"] <= 1.0 and o.rows[-1]["data_dist"] > 0
+        assert o.rows[-1]["d_quality"] >= 0 and o.rows[-1]["loss_g_osc"] > 0 and o.rows[-1]["loss_d"] > 0
+        assert len(read_log(o.run_dir / "bench.jsonl")) == 2
+    assert out[0].rows[-1]["data_dist"] != out[1].rows[-1]["data_dist"]  # the variant's override took effect
+    paths = write_results(suite, out, runs)  # two marks: curves over the marks, a summary row per (variant, mark)
+    table = paths["table"].read_text()
+    assert paths["plot"].stat().st_size > 1000 and "| plain   | 6 " in table and "| lr-low  | 12 " in table
+    again = run_suite(suite, log=lambda *a, **k: None)
+    assert not any(o.trained for o in again)  # everything measured: nothing trained, nothing measured twice
+    assert [o.rows for o in again] == [o.rows for o in out]
+    assert all(len(read_log(o.run_dir / "bench.jsonl")) == 2 for o in again)
+
+
+def test_interrupted_run_resumes_exactly(runs, tmp_path):
+    suite = parse_suite(toy_suite(runs, seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}]))
+    ref = parse_suite(toy_suite(tmp_path / "ref", seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}]))
+    whole = run_one(ref, ref.variants[0], 0, log=lambda *a, **k: None)
+    short = parse_suite(toy_suite(runs, seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}], budget={"steps": 4}, marks=[4]))
+    run_one(short, short.variants[0], 0, log=lambda *a, **k: None)  # "killed" at step 4, before the first mark
+    (runs / "plain-s0" / "bench.jsonl").unlink()  # its one row belongs to the shorter suite
+    with open(runs / "plain-s0" / "bench.jsonl", "w") as fh:
+        fh.write('{"mark": 6.0, "tru')  # and a half-written line, as a kill leaves
+    done = run_one(suite, suite.variants[0], 0, log=lambda *a, **k: None)
+    assert [r["step"] for r in done.rows] == [6, 12]
+    assert sorted(read_log(runs / "plain-s0" / "bench.jsonl")) == [6.0, 12.0]  # the torn line was dropped, not joined
+    a, b = weights(runs / "plain-s0"), weights(whole.run_dir)
+    for k in a["nets"]:
+        assert torch.equal(a["nets"][k], b["nets"][k]), k
+    assert done.rows[-1]["modes"] == whole.rows[-1]["modes"] and done.rows[-1]["hq"] == whole.rows[-1]["hq"]
+
+
+def test_mean_sd_and_table(runs):
+    assert mean_sd([1.0, 2.0, 4.0, None, float("nan")]) == {
+        "mean": pytest.approx(7 / 3), "sd": pytest.approx(statistics.stdev([1, 2, 4])), "n": 3, "values": [1.0, 2.0, 4.0]}
+    assert mean_sd([None]) is None and mean_sd([5])["sd"] == 0.0
+    assert fmt_mean_sd(mean_sd([45.25, 47.0])) == "46.1 ± 1.2"  # the sd at the mean's decimals
+    assert fmt_mean_sd(mean_sd([0.0123, 0.0125])) == "0.0124 ± 0.0001"
+    suite = parse_suite(toy_suite(runs, metrics=["losses"]))
+    rows = lambda v, s, x: RunOutcome(v, s, runs / f"{v}-s{s}", rows=[  # noqa: E731
+        {"variant": v, "seed": s, "mark": 12.0, "step": 12, "kimg": 0.4, "minutes": 0.1, "loss_d": x, "loss_g": 2 * x}])
+    outcomes = [rows("plain", 0, 1.0), rows("plain", 1, 3.0), rows("lr-low", 0, 10.0),
+                RunOutcome("lr-low", 1, runs / "lr-low-s1", error="Training diverged at step 3.")]
+    summary = summarize(suite, outcomes)
+    assert [(s["variant"], s["seeds"]) for s in summary] == [("plain", [0, 1]), ("lr-low", [0])]
+    assert summary[0]["metrics"]["loss_g"]["mean"] == 4.0 and summary[0]["metrics"]["loss_g"]["sd"] == pytest.approx(2 ** 1.5)
+    paths = write_results(suite, outcomes, runs)
+    text = paths["table"].read_text()
+    assert "| plain   | 12" in text and "2.00 ± 1.41" in text and "4.00 ± 2.83" in text
+    assert "lr-low, seed 1: Training diverged at step 3." in text and "device cpu; 1 thread(s) per run" in text
+    data = json.loads(paths["json"].read_text())
+    assert data["summary"][0]["metrics"]["loss_d"]["values"] == [1.0, 3.0] and data["runs"][3]["error"]
+    assert paths["plot"].stat().st_size > 1000
+
+
+def test_cli_writes_table_json_report_and_two_jobs(runs, tmp_path, capsys):
+    spec = toy_suite(runs, report=True, budget={"steps": 5}, metrics=["modes", "osc"])
+    spec.pop("marks")
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["bench", str(path), "--jobs", "2", "--seeds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "## Mean ± sd over seeds" in out and "report:" in out
+    html = (runs / "report.html").read_text()
+    assert "plain-s0" in html and "lr-low-s0" in html
+    got = json.loads((runs / "results.json").read_text())
+    assert [(r["variant"], r["seed"], len(r["rows"])) for r in got["runs"]] == [("plain", 0, 1), ("lr-low", 0, 1)]
+    assert main(["bench", str(path), "--table-only", "--no-report"]) == 0  # seed 1 not run: listed as not measured
+    assert "lr-low, seed 1: 0 of 1 marks" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"seeds": "three"}, "'seeds' must be a count"),
+    ({"budget": {"epochs": 3}}, "'budget' must be one of"),
+    ({"marks": [20]}, "mark 20 lies beyond the budget"),
+    ({"metrics": ["fid"]}, "image metrics (fid) do not apply to the toy mixture ring8"),
+    ({"colour": 1}, "unknown key(s) colour"),
+    ({"variants": [{"name": "a", "config": TOY_CFG}, {"name": "a", "config": TOY_CFG}]}, "appear more than once"),
+    ({"variants": [{"name": "a b", "config": TOY_CFG}]}, "needs a 'name' of letters"),
+    ({"variants": [{"name": "a"}]}, "names no preset"),
+    ({"run_name": "{variant}"}, "must contain {variant} and {seed}"),
+    ({"data": {"source": "ring8", "ref": "holdout"}}, "splits the bundled data"),
+])
+def test_bad_suites_are_refused_with_one_sentence(runs, change, words):
+    with pytest.raises(ConfigError) as e:
+        parse_suite({**toy_suite(runs), **change}, "s.yaml")
+    msg = str(e.value)
+    assert words in msg and msg.startswith("Suite s.yaml: ") and "\n" not in msg
+
+
+def test_bad_suite_files_on_the_command_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seeds: [0\n")
+    assert main(["bench", str(bad)]) == 2
+    assert main(["bench", str(tmp_path / "missing.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: Suite file '{bad}' is not valid YAML at line 2; fix the syntax there.",
+                   f"error: Suite file '{tmp_path / 'missing.yaml'}' does not exist; give the path of a suite YAML "
+                   f"(see benchmarks/suites/)."]
+
+
+def test_repo_suites_are_valid():
+    from pathlib import Path
+
+    from mspgsen.config import load_config
+
+    files = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "suites").glob("*.yaml"))
+    assert len(files) >= 4
+    for f in files:
+        suite = load_suite(f)
+        assert isinstance(suite, Suite) and suite.variants
+        for v in suite.variants:  # every row's config validates (unknown keys, impossible switches) without training
+            from mspgsen.api import _as_config
+            from mspgsen.bench.runner import budget_overrides, run_overrides
+
+            budget = budget_overrides(suite, suite.budget, {"step": 0, "images": 0, "elapsed_s": 0.0})
+            if v.config is None:
+                load_config(v.preset, run_overrides(suite, v, 0) + budget)
+            else:
+                _as_config(v.config, run_overrides(suite, v, 0) + budget)
+
+
+def test_budget_to_each_mark_counts_the_whole_run(runs):
+    from mspgsen.bench.runner import budget_overrides
+
+    at = {"step": 40, "images": 2500, "elapsed_s": 90.0}
+    minutes = parse_suite({**toy_suite(runs), "budget": {"minutes": 2}, "marks": [1, 1.5]})
+    assert minutes.marks == [1.0, 1.5, 2.0]
+    assert budget_overrides(minutes, 1.5, at) is None  # the training clock is there already
+    assert budget_overrides(minutes, 2.0, at) == ["train.minutes=0.5", "train.steps=0", "train.kimg=0"]  # what is left
+    kimg = parse_suite({**toy_suite(runs), "budget": {"kimg": 5}, "marks": [2.5]})
+    assert budget_overrides(kimg, 2.5, at) is None
+    assert budget_overrides(kimg, 5.0, at) == ["train.kimg=5.0", "train.steps=0", "train.minutes=0"]  # a total
+    steps = parse_suite(toy_suite(runs))
+    assert budget_overrides(steps, 12.0, at) is None and budget_overrides(steps, 50.0, at)[0] == "train.steps=50"
+
+
+def test_holdout_trains_on_5000_and_measures_on_the_other_1000(runs):
+    from mspgsen.bench.measure import reference_for
+    from mspgsen.bench.runner import run_overrides
+    from mspgsen.config import load_config
+    from mspgsen.data.prepare import prepare_training_data
+
+    suite = parse_suite({**toy_suite(runs), "data": "holdout", "metrics": ["fid"], "variants": ["dcgan"]})
+    over = run_overrides(suite, suite.variants[0], 1)
+    assert "data.limit=5000" in over and "seed=1" in over
+    trained = prepare_training_data(load_config("dcgan", over).data)
+    ref = reference_for(suite, "fashion-mnist-subset")
+    assert len(trained) == 5000 and len(ref) == 1000 and ref.images.shape[1:] == trained.images.shape[1:]
+    whole = prepare_training_data(load_config("dcgan").data)
+    assert (ref.images == whole.images[5000:]).all() and (trained.images == whole.images[:5000]).all()
+
+
+def test_cli_subsets_are_checked(runs, tmp_path, capsys):
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump(toy_suite(runs)))
+    assert main(["bench", str(path), "--seeds", "7"]) == 2
+    assert main(["bench", str(path), "--variants", "plain,nope"]) == 2
+    assert main(["bench", str(path), "--jobs", "0"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: --seeds 7: the suite has seeds 0, 1.",
+        "error: --variants: no variant 'nope' in the suite; it has plain, lr-low.",
+        "error: --jobs must be at least 1, got 0."]
+
+
+def test_a_mark_added_behind_a_run_is_not_measured_with_later_weights(runs):
+    late = parse_suite(toy_suite(runs, seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}], marks=[12]))
+    first = run_one(late, late.variants[0], 0, log=lambda *a, **k: None)
+    assert [r["mark"] for r in first.rows] == [12.0]
+    early = parse_suite(toy_suite(runs, seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}], marks=[6, 12]))
+    again = run_one(early, early.variants[0], 0, log=lambda *a, **k: None)
+    assert [r["mark"] for r in again.rows] == [12.0] and not again.trained
+    assert again.notes and again.notes[0].startswith("mark 6 not measured: the run was already at step 12")
+    text = write_results(early, [again], runs)["table"].read_text()
+    assert "## Marks not measured" in text and "Not measured yet" not in text
+
+
+def test_an_interrupted_training_is_not_measured_and_resumes(runs, tmp_path, monkeypatch):
+    import signal
+
+    import mspgsen.api
+    from mspgsen.errors import Interrupted
+
+    spec = toy_suite(runs, seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}], marks=[])
+    spec.pop("marks")
+    suite = parse_suite(spec)
+    real_train = mspgsen.api.train
+
+    def stopped_early(config, **kw):  # what a Ctrl-C at step 5 gives: a checkpoint there and stopped_by=interrupted
+        kw["overrides"] = [o for o in kw["overrides"] if not o.startswith("train.steps=")] + ["train.steps=5"]
+        res = real_train(config, **kw)
+        res.stopped_by, res.signal = "interrupted", int(signal.SIGINT)
+        return res
+
+    monkeypatch.setattr(mspgsen.api, "train", stopped_early)
+    with pytest.raises(Interrupted) as e:
+        run_suite(suite, log=lambda *a, **k: None)
+    assert e.value.code == 130 and "plain-s0 at step 5" in str(e.value)
+    assert not (runs / "plain-s0" / "bench.jsonl").exists()  # nothing measured short of the mark
+    monkeypatch.setattr(mspgsen.api, "train", real_train)
+    done = run_suite(suite, log=lambda *a, **k: None)[0]
+    whole = run_one(parse_suite({**spec, "runs_dir": str(tmp_path / "ref")}), suite.variants[0], 0, log=lambda *a, **k: None)
+    assert [r["step"] for r in done.rows] == [12] and done.rows[0]["hq"] == whole.rows[0]["hq"]
+    a, b = weights(runs / "plain-s0"), weights(whole.run_dir)
+    assert all(torch.equal(a["nets"][k], b["nets"][k]) for k in a["nets"])
