@@ -2,7 +2,8 @@
 saves what each rank ends with (its networks, knobs, controller states and every controller decision) to
 OUT/rank{R}.pt, so the test can compare ranks with each other and with a single process.
 
-usage: _ddp_worker.py OUT RUNS_DIR NAME PRESET [--kill-rank-at R:STEP] KEY=VALUE...
+usage: _ddp_worker.py OUT RUNS_DIR NAME PRESET [--kill-rank-at R:STEP | --term-rank-at R:STEP] KEY=VALUE...
+(--kill: rank R SIGKILLs itself in step STEP; --term: rank R gets SIGTERM in step STEP, as from a scheduler)
 """
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ from mspgsen.engine import trainer as tr
 
 def main(argv: list[str]) -> None:
     out, runs_dir, name, preset, *rest = argv
-    kill = None
-    if rest and rest[0] == "--kill-rank-at":
+    kill, sig = None, signal.SIGKILL
+    if rest and rest[0] in ("--kill-rank-at", "--term-rank-at"):
         r, s = rest[1].split(":")
-        kill, rest = (int(r), int(s)), rest[2:]
+        kill, sig, rest = (int(r), int(s)), (signal.SIGKILL if rest[0] == "--kill-rank-at" else signal.SIGTERM), rest[2:]
     torch.set_num_threads(1)
     original_run = tr.Trainer.run
 
@@ -33,7 +34,7 @@ def main(argv: list[str]) -> None:
                 did = _obs(step, stats, knobs)
                 decisions.append((step, _n, {k: float(v) for k, v in did.items()}))
                 if kill and self.rank == kill[0] and step == kill[1]:
-                    os.kill(os.getpid(), signal.SIGKILL)
+                    os.kill(os.getpid(), sig)
                 return did
             c.observe = observe
         if kill and not self.controllers:
@@ -41,7 +42,7 @@ def main(argv: list[str]) -> None:
 
             def step(data, knobs):
                 if self.rank == kill[0] and self.step + 1 == kill[1]:
-                    os.kill(os.getpid(), signal.SIGKILL)
+                    os.kill(os.getpid(), sig)
                 return step_fn(data, knobs)
             self.method.step = step
         result = original_run(self)

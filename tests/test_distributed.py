@@ -99,6 +99,16 @@ def test_resume_of_two_processes_is_exact_and_survives_a_killed_rank(two_proc, t
     assert _identical(_load(tmp_path / "resumed", 1)["nets"], ref)
 
 
+def test_sigterm_on_one_rank_stops_every_rank_at_the_same_step(two_proc, tmp_path):
+    # without the agreement rank 1 would stop alone and rank 0 would wait for it forever (or be killed unsaved)
+    _launch(2, tmp_path / "term", tmp_path / "runs", "t", "msggan",
+                ["--term-rank-at", "1:3"] + MSG + ["train.steps=4", "train.ckpt_every=1000"])
+    assert _load(tmp_path / "term", 0)["step"] == _load(tmp_path / "term", 1)["step"] == 3
+    assert [c.name for c in (tmp_path / "runs" / "t" / "checkpoints").glob("ckpt-*.pt")] == ["ckpt-00000003.pt"]
+    _launch(2, tmp_path / "resumed", tmp_path / "runs", "t", "msggan", MSG + ["train.steps=4", "train.ckpt_every=1000"])
+    assert _identical(_load(tmp_path / "resumed", 0)["nets"], _load(two_proc / "two", 0)["nets"])
+
+
 def test_controllers_decide_alike_on_every_rank(tmp_path):
     args = SMALL + ["model.width=4", "model.max_ch=16", "model.z_dim=16", "train.steps=6", "control.apfl.enabled=true",
                     "control.apfl.every=1", "quality.every=1", "quality.n=16",
