@@ -16,19 +16,20 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "contract": set(),  # the shared vocabulary of methods, controllers and the trainer: a leaf
     "annealing": set(),  # pure annealing math (CFG's eta_t, NATS's weight): a leaf
+    "shard": set(),  # this rank's slice of a global-batch random draw (losses, methods, engine): a leaf
     "registry": {"errors"},
     "utils": {"errors"},
-    "losses": {"errors"},
+    "losses": {"errors", "shard"},
     "nn": {"losses", "errors"},  # DEMA computes eq (7) with the pure loss function
     "data": {"errors", "registry", "utils"},
     "models": {"nn", "losses", "data", "errors", "registry"},
-    "methods": {"contract", "annealing", "models", "losses", "nn", "data", "errors", "registry"},
+    "methods": {"contract", "annealing", "shard", "models", "losses", "nn", "data", "errors", "registry"},
     "control": {"contract", "annealing", "errors", "registry"},
     "metrics": {"data", "models", "nn", "errors", "registry", "utils"},
     "components": {"models", "methods", "control"},
     "config": {"components", "contract", "errors", "registry"},  # validation looks components up by name
     "engine": {"config", "contract", "control", "methods", "models", "data", "metrics", "losses", "nn", "errors",
-               "registry", "utils", "annealing", "components"},
+               "registry", "utils", "annealing", "components", "shard"},
     "sampling": {"errors"},  # latents for sampling (truncation, labels)
     "api": {"config", "engine", "data", "metrics", "models", "errors", "registry", "utils", "components", "sampling"},
     "exporter": {"api", "engine", "errors"},  # builds on the API's generator handle

@@ -1,6 +1,7 @@
 """The public Python API, mirroring the CLI: ``train``, ``load_generator``, ``generate``, ``evaluate``, ``export``, ``report``."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -27,21 +28,32 @@ def train(config: Any = None, *, name: Optional[str] = None, runs_dir: str | Pat
 
     ``config`` is a :class:`Config`, a raw mapping, a preset name or a YAML path (None: the default preset).
     """
+    from .engine import distributed as ddp
+    from .engine.build import resolve_device
     from .engine.checkpoint import clean_orphans
-    from .engine.distributed import dist_info
     from .engine.lock import RunLock
     from .engine.run import prepare_run_dir
     from .engine.trainer import Trainer
 
     cfg = _as_config(config, overrides)
-    cfg, run_dir = prepare_run_dir(cfg, name or cfg.model.name, runs_dir, new, log=log)
-    rank, world = dist_info()
-    if rank != 0:
-        return Trainer(cfg, run_dir, rank=rank, world_size=world, log=log).run()
-    make_run_dir(run_dir)
-    with RunLock(run_dir, log=log):  # one writer per run; orphans of a killed write go only while we hold it
-        clean_orphans(run_dir / "checkpoints", log=log)
-        return Trainer(cfg, run_dir, rank=rank, world_size=world, log=log).run()
+    run_name = name or cfg.model.name
+    rank, world = ddp.dist_info()
+    if world > 1:  # under torchrun: join the process group before anyone touches the folder
+        rank, world, _ = ddp.init_distributed(resolve_device(cfg.train.device))
+    try:
+        with contextlib.ExitStack() as held:
+            if rank == 0:  # rank 0 settles the folder first (--new moves an old one aside once) and holds the lock
+                cfg, run_dir = prepare_run_dir(cfg, run_name, runs_dir, new, log=log)
+                make_run_dir(run_dir)
+                held.enter_context(RunLock(run_dir, log=log))  # one writer per run; orphans go only while we hold it
+                clean_orphans(run_dir / "checkpoints", log=log)
+            ddp.barrier(world)
+            if rank != 0:
+                cfg, run_dir = prepare_run_dir(cfg, run_name, runs_dir, False, log=lambda *a, **k: None)
+            return Trainer(cfg, run_dir, rank=rank, world_size=world, log=log).run()
+    finally:
+        if world > 1:
+            ddp.shutdown()
 
 
 def make_run_dir(run_dir: Path) -> None:

@@ -48,7 +48,7 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    batch_size: int = 64  # Images per step (per process under DDP).
+    batch_size: int = 64  # Images per step: the global batch, split evenly over the processes under torchrun.
     steps: int = 0  # Budget in steps; the first budget reached ends the run.
     kimg: float = 0.0  # Budget in thousands of real images shown.
     minutes: float = 0.0  # Budget in wall-clock minutes (this session's, resumes add up).
@@ -61,7 +61,10 @@ class TrainConfig:
     ema_rampup: float = 0.05  # EMA half-life is at most this fraction of images seen (0: no ramp-up).
     device: str = "auto"  # 'cpu', 'cuda', 'cuda:1' or 'auto'.
     threads: int = 0  # torch CPU threads (0: torch's default).
-    amp: bool = False  # bfloat16 autocast on CUDA.
+    amp: bool = False  # bfloat16 autocast on CUDA (methods gan and mspgsen).
+    channels_last: bool = False  # NHWC memory layout for the networks on CUDA.
+    compile: bool = False  # torch.compile the networks (not with a gradient penalty).
+    sync_batchnorm: bool = False  # Under torchrun on CUDA, BatchNorm uses the whole global batch's statistics.
     progress: bool = True  # Show a progress bar.
     tensorboard: bool = True  # Write TensorBoard events beside stats.jsonl.
 

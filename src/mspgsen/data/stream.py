@@ -1,7 +1,8 @@
 """Batches, the data order, and the stream a method pulls real batches from.
 
 The data order is a seeded permutation per epoch; its position is a single integer, so a checkpoint restores the
-exact batches that follow. Under DDP each rank reads its own stride of the same permutation
+exact batches that follow. Under torchrun every rank walks the same permutation at the global batch size and keeps
+its own contiguous slice of each batch, so the ranks together see exactly the batches one process would see
 (:func:`make_sampler` is the one place that knows about ranks).
 """
 from __future__ import annotations
@@ -25,7 +26,11 @@ class Batch:
 
 
 class EpochSampler:
-    """Indices from a fresh seeded permutation each epoch; ``position`` counts indices handed out so far."""
+    """Indices from a fresh seeded permutation each epoch; ``position`` counts indices handed out so far.
+
+    With ``world_size`` > 1, ``take(k)`` takes ``k * world_size`` indices of the one global order (every rank alike)
+    and returns the rank's contiguous slice of them; ``position`` is the global position, the same on every rank.
+    """
 
     def __init__(self, n: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
         if n < 1:
@@ -37,23 +42,23 @@ class EpochSampler:
 
     def _perm_for(self, epoch: int) -> np.ndarray:
         if epoch != self._epoch:
-            rng = np.random.default_rng([self.seed, epoch])
-            perm = rng.permutation(self.n)
-            self._perm = perm[self.rank :: self.world_size] if self.world_size > 1 else perm
+            self._perm = np.random.default_rng([self.seed, epoch]).permutation(self.n)
             self._epoch = epoch
         return self._perm
 
-    def take(self, k: int) -> np.ndarray:
+    def _take_global(self, k: int) -> np.ndarray:
         out = []
         while k > 0:
-            per_epoch = len(self._perm_for(0)) if self.world_size > 1 else self.n
-            epoch, offset = divmod(self.position, per_epoch)
-            perm = self._perm_for(epoch)
-            chunk = perm[offset : offset + k]
+            epoch, offset = divmod(self.position, self.n)
+            chunk = self._perm_for(epoch)[offset : offset + k]
             out.append(chunk)
             self.position += len(chunk)
             k -= len(chunk)
         return np.concatenate(out)
+
+    def take(self, k: int) -> np.ndarray:
+        idx = self._take_global(k * self.world_size)
+        return idx[self.rank * k : (self.rank + 1) * k] if self.world_size > 1 else idx
 
     def state_dict(self) -> dict:
         return {"position": self.position, "seed": self.seed, "n": self.n}
@@ -76,7 +81,8 @@ def to_model_range(images: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 class DataStream:
-    """Endless real batches in the sampler's order, on the training device."""
+    """Endless real batches in the sampler's order, on the training device; ``images_seen`` counts the global
+    images (all ranks' slices), so budgets and checkpoints read the same under any number of processes."""
 
     def __init__(self, images: np.ndarray, labels: Optional[np.ndarray], batch_size: int, sampler: EpochSampler,
                  device: torch.device | str = "cpu") -> None:
@@ -92,7 +98,7 @@ class DataStream:
         y = None
         if self.labels is not None:
             y = torch.as_tensor(self.labels[idx], dtype=torch.long).to(self.device)
-        self.images_seen += len(idx)
+        self.images_seen += len(idx) * self.sampler.world_size  # global: every rank took a slice alike
         return Batch(x, y)
 
     def __iter__(self) -> Iterator[Batch]:

@@ -26,6 +26,9 @@ from ..data import DataStream, ImageArray, make_sampler
 from ..data.prepare import prepare_training_data
 from ..errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
 from ..models.base import DataSpec
+from ..shard import set_shard
+from . import distributed as ddp
+from .accel import apply_accel, check_accel
 from .build import build_method, data_spec, resolve_device
 from .checkpoint import check_same_model, latest_checkpoint, load_newest_readable, require, save_checkpoint
 from .health import LOSS_LIMIT, WEIGHT_LIMIT, bad_loss, bad_tensor
@@ -58,6 +61,10 @@ class RunResult:
     def exit_code(self) -> int:
         """What the CLI exits with: 0 for a finished run, 128 + the signal for an interrupted one (130, 143)."""
         return 128 + self.signal if self.signal else 0
+
+
+#: Why a loop stops, in rising precedence (ranks agree on the largest).
+STOPS = (None, "steps", "kimg", "minutes", "interrupted")
 
 
 class StopRequest:
@@ -94,31 +101,39 @@ class Trainer:
 
     def __init__(self, cfg: Config, run_dir: Path, *, rank: int = 0, world_size: int = 1, log=print) -> None:
         self.cfg, self.run_dir = cfg, Path(run_dir)
-        self.rank, self.world_size, self.is_main = rank, world_size, rank == 0
-        self.log = log if self.is_main else (lambda *a, **k: None)
         t = cfg.train
         if t.threads:
             torch.set_num_threads(t.threads)
         self.device = resolve_device(t.device)
-        seed_everything(cfg.seed + rank)
+        if world_size > 1:  # under torchrun: join the process group (api.train has done so already)
+            rank, world_size, self.device = ddp.init_distributed(self.device)
+        self.rank, self.world_size, self.is_main = rank, world_size, rank == 0
+        self.log = log if self.is_main else (lambda *a, **k: None)
+        check_accel(cfg, self.device, world_size)
+        local_batch = ddp.local_batch(t.batch_size, world_size)
+        set_shard(rank, world_size)
+        seed_everything(cfg.seed)  # the same on every rank: batch draws are sliced from one global draw
 
         self.data: ImageArray = prepare_training_data(cfg.data)
         if self.data.skipped:
             self.log(f"note: {self.data.skipped_message()}")
-        if len(self.data) < t.batch_size * world_size:
-            self.log(f"note: the data has {len(self.data)} item(s), fewer than one batch of {t.batch_size * world_size}; "
+        if len(self.data) < t.batch_size:
+            self.log(f"note: the data has {len(self.data)} item(s), fewer than one batch of {t.batch_size}; "
                      f"every batch repeats them (several passes over the data per step).")
         self.spec: DataSpec = data_spec(cfg, self.data)
         self.method = build_method(cfg, self.spec, self.device)
+        apply_accel(self.method, cfg)
+        ddp.prepare_method(self.method, cfg.method.name, world_size)
         self.G_ema = make_ema(self.method.G) if t.ema_kimg > 0 else None
         self.knobs: Knobs = self.method.initial_knobs()
         self.controllers = build_controllers(cfg)
         labels = self.data.labels
-        self.stream = DataStream(self.data.images, labels, t.batch_size,
+        self.stream = DataStream(self.data.images, labels, local_batch,
                                  make_sampler(len(self.data), cfg.seed, rank, world_size), self.device)
-        # Controllers draw real batches from their own stream, so they never shift the training data order.
+        # Controllers draw real batches from their own stream, so they never shift the training data order; it
+        # gives every rank the whole global batch, so their probes measure the same thing everywhere.
         self.aux_stream = DataStream(self.data.images, labels, t.batch_size,
-                                     make_sampler(len(self.data), cfg.seed + 7919, rank, world_size), self.device)
+                                     make_sampler(len(self.data), cfg.seed + 7919), self.device)
         ctx = ControlContext(self.method, self.aux_stream.next, rank, world_size, self.run_dir)
         for c in self.controllers.values():
             c.setup(ctx, self.knobs)
@@ -200,7 +215,7 @@ class Trainer:
 
     @property
     def kimg(self) -> float:
-        return self.stream.images_seen * self.world_size / 1000.0
+        return self.stream.images_seen / 1000.0
 
     # -- outputs ---------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -328,8 +343,7 @@ class Trainer:
         self._last_ckpt, self._last_samples, self._stopped_by = None, None, ""
         bar = None
         if t.progress and self.is_main:
-            world = self.world_size
-            bar = TrainingBar(t, self.step, self.stream.images_seen * world, t.batch_size * world, t0)
+            bar = TrainingBar(t, self.step, self.stream.images_seen, t.batch_size, t0)
         if self.is_main:
             write_status(self.run_dir, "running", self.step, self.kimg)
         state, note = "interrupted", ""
@@ -363,12 +377,14 @@ class Trainer:
         last_imgs, last_time = self.stream.images_seen, time.time()
         postfix: Optional[str] = None
         while True:
-            stats = self.method.step(self.stream, self.knobs)
+            stats = ddp.mean_stats(self.method.step(self.stream, self.knobs), self.world_size)
+            if self.world_size > 1:
+                ddp.broadcast_buffers(self.method.nets)
             self._check_finite(stats)
             self.step += 1
             if self.G_ema is not None:
                 update_ema(self.G_ema, self.method.G,
-                           ema_beta(t.batch_size * self.world_size, self.stream.images_seen * self.world_size, t.ema_kimg, t.ema_rampup))
+                           ema_beta(t.batch_size, self.stream.images_seen, t.ema_kimg, t.ema_rampup))
             if self.probe is not None and self.step % self.cfg.quality.every == 0:
                 stats[QUALITY] = self.probe.measure(self.method, self.aux_stream.next)  # one value, every controller
             for name, c in self.controllers.items():
@@ -381,15 +397,16 @@ class Trainer:
             if self.step % t.log_every == 0:
                 now = time.time()
                 row = window.pop()
-                row["images_per_s"] = (self.stream.images_seen - last_imgs) * self.world_size / max(now - last_time, 1e-9)
+                row["images_per_s"] = (self.stream.images_seen - last_imgs) / max(now - last_time, 1e-9)
                 last_imgs, last_time = self.stream.images_seen, now
                 self.logger.write(self.step, self.kimg, row)
                 postfix = (f"img/s {row['images_per_s']:.0f} D {row.get('loss_d', float('nan')):.3f} "
                            f"G {row.get('loss_g', float('nan')):.3f}")
             if bar is not None:
-                bar.advance(self.step, self.stream.images_seen * self.world_size, postfix)
+                bar.advance(self.step, self.stream.images_seen, postfix)
                 postfix = None
             stopped = self._budget_reached(t0) or ("interrupted" if stop.requested else None)
+            stopped = STOPS[ddp.agree(STOPS.index(stopped), self.world_size)]  # every rank stops at the same step
             if self.step % t.sample_every == 0 or stopped:
                 self._last_samples = self.save_samples()
             if self.step % t.ckpt_every == 0 or stopped or better:

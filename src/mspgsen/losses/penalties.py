@@ -5,6 +5,8 @@ from typing import Callable, Optional
 
 import torch
 
+from ..shard import local_draw
+
 Tensor = torch.Tensor
 
 
@@ -20,7 +22,7 @@ def gradient_penalty(D: Callable, real: list[Tensor], fake: list[Tensor], y: Opt
     segment between the two pyramids.
     """
     n = real[0].shape[0]
-    eps = torch.rand(n, device=real[0].device, dtype=real[0].dtype)
+    eps = local_draw(n, lambda m: torch.rand(m, device=real[0].device, dtype=real[0].dtype))  # this rank's share
     mixed = [torch.lerp(r.detach(), f.detach(), eps.view(-1, *([1] * (r.dim() - 1)))).requires_grad_(True)
              for r, f in zip(real, fake)]
     norm = (_flat_grad_norm2(D(mixed, y), mixed) + 1e-12).sqrt()

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
+from ..shard import local_draw
 
 Tensor = torch.Tensor
 POLICIES = ("color", "translation", "cutout")
@@ -36,10 +37,15 @@ def parse_policy(text: str) -> list[str]:
     return [p for p in POLICIES if p in names]
 
 
+def _rand(n: int, device, *rest: int) -> Tensor:
+    """Uniform draws for this rank's ``n`` samples, sliced from the global batch's draw (shard.py)."""
+    return local_draw(n, lambda m: torch.rand(m, *rest, device=device))
+
+
 def _color(xs: list[Tensor], n: int, device) -> list[Tensor]:
-    bright = torch.rand(n, 1, 1, 1, device=device) - 0.5
-    sat = torch.rand(n, 1, 1, 1, device=device) * 2.0
-    con = torch.rand(n, 1, 1, 1, device=device) + 0.5
+    bright = _rand(n, device, 1, 1, 1) - 0.5
+    sat = _rand(n, device, 1, 1, 1) * 2.0
+    con = _rand(n, device, 1, 1, 1) + 0.5
     out = []
     for x in xs:
         x = x + bright.to(x.dtype)
@@ -84,10 +90,10 @@ def diff_augment(xs: Sequence[Tensor], policy: Sequence[str]) -> list[Tensor]:
     if "color" in policy:
         xs = _color(xs, n, device)
     if "translation" in policy:
-        fx = (torch.rand(n, device=device) - 0.5) / 4.0  # [-1/8, 1/8] of the side
-        fy = (torch.rand(n, device=device) - 0.5) / 4.0
+        fx = (_rand(n, device) - 0.5) / 4.0  # [-1/8, 1/8] of the side
+        fy = (_rand(n, device) - 0.5) / 4.0
         xs = [_translate(x, fx, fy) for x in xs]
     if "cutout" in policy:
-        cx, cy = torch.rand(n, device=device), torch.rand(n, device=device)
+        cx, cy = _rand(n, device), _rand(n, device)
         xs = [_cutout(x, cx, cy) for x in xs]
     return xs

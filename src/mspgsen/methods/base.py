@@ -23,6 +23,7 @@ from torch import nn
 
 from ..contract import Knobs
 from ..registry import Registry
+from ..shard import local_draw
 
 METHODS: Registry = Registry("method")
 
@@ -95,7 +96,12 @@ class Method:
         return G(z, y)
 
     def sample_z(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        return torch.randn(n, self.G.z_dim, generator=generator, device="cpu").to(self.device)
+        """``n`` latents. From the global generator they are this rank's slice of a global-batch draw
+        (``mspgsen.shard``), so N processes draw what one would; an explicit ``generator`` (probes, grids) draws
+        all ``n`` on every rank alike."""
+        if generator is not None:
+            return torch.randn(n, self.G.z_dim, generator=generator, device="cpu").to(self.device)
+        return local_draw(n, lambda m: torch.randn(m, self.G.z_dim, device="cpu")).to(self.device)
 
     def extra_state(self) -> dict:
         """Method state besides networks and optimizers (CFG's stored D copies...)."""

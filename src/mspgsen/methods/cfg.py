@@ -29,6 +29,7 @@ from ..annealing import Schedule, anneal_values
 from ..contract import Knobs
 from ..errors import ConfigError
 from ..losses.adversarial import ns_d
+from ..shard import local_draw
 from .base import METHODS, Method, grad_norm, make_optimizer, set_lr
 
 Tensor = torch.Tensor
@@ -102,7 +103,9 @@ class CFGMethod(Method):
         return k
 
     def random_labels(self, n: int) -> Optional[Tensor]:
-        return torch.randint(0, self.num_classes, (n,), device=self.device) if self.num_classes else None
+        if not self.num_classes:
+            return None
+        return local_draw(n, lambda m: torch.randint(0, self.num_classes, (m,), device=self.device))
 
     def composite(self, G: nn.Module, z: Tensor, y: Optional[Tensor], copies: list[nn.Module]) -> Tensor:
         with torch.no_grad():

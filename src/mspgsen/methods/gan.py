@@ -19,6 +19,7 @@ from ..data.stream import Batch
 from ..errors import ConfigError
 from ..losses import LOSSES, feature_matching, gradient_penalty, r1_penalty
 from ..models.base import pyramid
+from ..shard import local_draw
 from .augment import diff_augment, parse_policy
 from .base import METHODS, Method, grad_norm, make_optimizer, set_lr
 
@@ -118,7 +119,7 @@ class GANMethod(Method):
     def random_labels(self, n: int) -> Optional[Tensor]:
         if not self.num_classes:
             return None
-        return torch.randint(0, self.num_classes, (n,), device=self.device)
+        return local_draw(n, lambda m: torch.randint(0, self.num_classes, (m,), device=self.device))
 
     def real_scales(self, x: Tensor, n_scales: int) -> list[Tensor]:
         return pyramid(x, n_scales) if n_scales > 1 else [x]
@@ -130,7 +131,10 @@ class GANMethod(Method):
     @staticmethod
     def noisy(xs: list[Tensor], sigma: float) -> list[Tensor]:
         """Instance noise (the APFL loop's way to soften D): the same std on every scale."""
-        return [x + sigma * torch.randn_like(x) for x in xs] if sigma > 0 else xs
+        if sigma <= 0:
+            return xs
+        return [x + sigma * local_draw(len(x), lambda m: torch.randn(m, *x.shape[1:], device=x.device, dtype=x.dtype))
+                for x in xs]
 
     # -- the step --------------------------------------------------------------------------------------------
     def step(self, data, knobs: Knobs) -> dict[str, float]:

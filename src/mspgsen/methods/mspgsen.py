@@ -26,6 +26,7 @@ from ..contract import Knobs, weight_knob
 from ..errors import ConfigError
 from ..losses.afe import afe_d_loss, afe_g_loss
 from ..nn.afe import afe_features
+from ..shard import shard
 from .base import METHODS, make_optimizer, set_lr
 from .gan import GANMethod, GANOptions, RealBatch
 
@@ -147,7 +148,7 @@ class MSPGSENMethod(GANMethod):
         return stats
 
     def d_step(self, real: RealBatch, knobs: Knobs) -> dict[str, float]:
-        self.images_seen += real.size
+        self.images_seen += real.size * shard()[1]  # global images, as the schedule is stated in kimg
         return super().d_step(real, knobs)
 
     def g_step(self, real: RealBatch, knobs: Knobs) -> dict[str, float]:
