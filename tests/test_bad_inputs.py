@@ -409,8 +409,15 @@ def test_an_interrupted_run_saves_then_exits_128_plus_the_signal(runs, tmp_path,
 
 
 def test_ctrl_c_during_start_up_is_one_sentence(runs, tmp_path):
-    proc = _spawn(_train_d(runs, 100000), tmp_path)
-    time.sleep(0.3)  # well inside imports and data loading
+    # The child says when the CLI's entry point is imported (what the console script does first) and before main
+    # loads torch and the data; a fixed sleep raced the interpreter's own start on a loaded machine.
+    code = ("import sys; from mspgsen.cli.main import main; print('up', flush=True); "
+            f"sys.exit(main({_train_d(runs, 100000)!r}))")
+    env = dict(os.environ, PYTHONPATH=SRC, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == "up"
+    time.sleep(0.2)  # inside main's start-up (importing torch alone takes longer), past the call into main
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in out + err, err
