@@ -90,6 +90,7 @@ def plot(rows: list[dict], marks: list[float], path: str, title: str, xlabel: st
     ax.set_xscale("log")
     ax.set_xticks(marks)
     ax.set_xticklabels([f"{m:g}" for m in marks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # the log axis's own labels would crowd the marks
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title, fontsize=8)
