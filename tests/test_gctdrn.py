@@ -60,6 +60,23 @@ def test_branch_weights_come_from_the_input() -> None:
     assert (w.std(dim=0) > 1e-4).any()  # different inputs, different branch weights
 
 
+@pytest.mark.parametrize("attention", ["dema", "none"])
+def test_one_branch_is_a_residual_convolution_with_no_fusion_weights(attention: str) -> None:
+    """With a single kernel eq (16)'s softmax weight is 1: the block is alpha * conv(pre(x)) + shortcut, and holds no
+    W_i network (it would never get a gradient)."""
+    torch.manual_seed(0)
+    block = GCTDRNBlock(8, 12, attention=attention, kernels=(3,))
+    assert block.weight_mlp is None and len(block.branches) == 1
+    x = torch.randn(4, 8, 16, 16)
+    out, aux = block(x)
+    skip_in = x if block.attn is None else x + block.beta * block.attn(x)[0]
+    expected = block.alpha * block.branches[0](block.pre(x)) + block.shortcut(skip_in)
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert torch.equal(aux["branch_weights"], torch.ones(1))
+    (out.square().mean() + aux["lgcl"]).backward()
+    assert _dead_params(block) == []
+
+
 def test_alpha_zero_leaves_attention_and_shortcut() -> None:
     torch.manual_seed(0)
     block = GCTDRNBlock(8, 8)

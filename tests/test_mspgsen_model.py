@@ -199,6 +199,25 @@ def test_fused_model_computes_the_plain_models_function():
         torch.testing.assert_close(g_f[k], g_p[k], rtol=1e-4, atol=1e-6, msg=lambda msg: f"{k}: {msg}")
 
 
+def test_dema_and_the_multi_kernel_branches_can_be_kept_to_the_coarse_scales():
+    m = method(["model.dema_max_res=8", "model.kernels_max_res=4", "model.d_gctdrn=true", "model.d_dema=true",
+                "model.width=8", "model.max_ch=16"])  # 16x16: scales 4, 8, 16
+    g_blocks = [b.block for b in m.G.blocks]
+    assert [b.attn is not None for b in g_blocks] == [True, True, False]
+    assert [b.kernels for b in g_blocks] == [(3, 5, 7), (3,), (3,)]
+    d_blocks = [b.block for b in m.D.blocks[1:]]  # D's blocks at 8 and 16 see the same limits
+    assert [b.attn is not None for b in d_blocks] == [True, False]
+    assert [b.kernels for b in d_blocks] == [(3,), (3,)]
+    m.step(Stream(), m.initial_knobs())
+    for name, net in m.nets.items():
+        dead = [n for n, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+        assert not dead, (name, dead)
+    full = method(["model.width=8", "model.max_ch=16"])
+    assert all(b.block.attn is not None and b.block.kernels == (3, 5, 7) for b in full.G.blocks)  # 0: every scale
+    with pytest.raises(ConfigError, match="dema_max_res"):
+        method(["model.dema_max_res=12"])
+
+
 def test_d_aux_width_follows_the_model_when_aux_hidden_is_0():
     small, wide = method(["model.aux_hidden=0"]), method(["model.aux_hidden=0", "model.width=8", "model.max_ch=16"])
     for m in (small, wide):

@@ -56,6 +56,8 @@ class MSPGSENOptions:
     separable: bool = False  # GCTDRN branches as depthwise k x k + pointwise 1x1 (cheaper 5x5/7x7 on CPU).
     kernels: list[int] = field(default_factory=lambda: [3, 5, 7])  # GCTDRN branch kernel sizes (eq 15: 3, 5, 7).
     dema_heads: int = 4  # DEMA local heads H (eq 1).
+    dema_max_res: int = 0  # DEMA only in blocks at this resolution or coarser (0: every scale, as the paper).
+    kernels_max_res: int = 0  # GCTDRN's 3/5/7 branches up to this resolution, the smallest alone above (0: all).
     fused: bool = True  # Same function, faster: GCTDRN branches as one mixed-kernel conv where faster, DEMA batched.
     normalize_z: bool = True  # Put z on the hypersphere (as MSG-GAN).
     pixel_norm: bool = True  # Pixel norm in G's stem and before GCTDRN branches.
@@ -71,6 +73,11 @@ class MSPGSENOptions:
         if min(self.d_width, self.d_max_ch, self.mbstd_group, self.aux_hidden) < 0:
             raise ConfigError(f"'{where}.d_width', '.d_max_ch', '.mbstd_group' and '.aux_hidden' cannot be negative "
                               "(0 means: from the model's width).")
+        for key in ("dema_max_res", "kernels_max_res"):
+            v = getattr(self, key)
+            if v != 0 and (v < 4 or v & (v - 1)):
+                raise ConfigError(f"'{where}.{key}' must be 0 (every scale) or a scale's resolution (4, 8, 16, ...), "
+                                  f"got {v}.")
         if self.combine not in COMBINES:
             raise ConfigError(f"'{where}.combine' must be one of {', '.join(COMBINES)}, got {self.combine!r}.")
         if self.afe_mode not in AFE_MODES:
@@ -115,16 +122,26 @@ class GlobalFlowFusion(nn.Module):
         return h + self.write(g)[:, :, None, None].to(h.dtype), g
 
 
+def _at_res(res: int, max_res: int) -> bool:
+    """Whether a component limited to ``max_res`` and coarser (0: no limit) runs in the block at ``res``."""
+    return max_res == 0 or res <= max_res
+
+
+def _kernels(o: MSPGSENOptions, res: int) -> list[int]:
+    return list(o.kernels) if _at_res(res, o.kernels_max_res) else [min(o.kernels)]
+
+
 def _g_block(o: MSPGSENOptions, task_dim: int):
     dk = {"heads": o.dema_heads, "lgcl": o.lgcl, "fused": o.fused}
     fuse = "auto" if o.fused else "off"
 
     def make(i: int, c: int, res: int) -> nn.Module:
+        dema_here = o.dema and _at_res(res, o.dema_max_res)
         if o.gctdrn:
-            return BlockAdapter(GCTDRNBlock(i, c, attention="dema" if o.dema else "none", kernels=o.kernels,
+            return BlockAdapter(GCTDRNBlock(i, c, attention="dema" if dema_here else "none", kernels=_kernels(o, res),
                                             task_dim=task_dim, norm="pixel" if o.pixel_norm else "none",
                                             separable=o.separable, dema_kwargs=dk, fuse=fuse))
-        dema = DEMA(c, task_dim=task_dim, residual=True, **dk) if o.dema else None
+        dema = DEMA(c, task_dim=task_dim, residual=True, **dk) if dema_here else None
         return BlockAdapter(PlainBlock(i, c, pixel_norm=o.pixel_norm, eq_lr=False), dema)
 
     return make
@@ -134,11 +151,12 @@ def _d_block(o: MSPGSENOptions):
     dk = {"heads": o.dema_heads, "lgcl": o.lgcl, "fused": o.fused}
 
     def make(i: int, c: int, res: int) -> nn.Module:
+        dema_here = o.d_dema and _at_res(res, o.dema_max_res)
         if o.d_gctdrn:
-            return BlockAdapter(GCTDRNBlock(i, c, attention="dema" if o.d_dema else "none", kernels=o.kernels,
+            return BlockAdapter(GCTDRNBlock(i, c, attention="dema" if dema_here else "none", kernels=_kernels(o, res),
                                             spectral_norm=o.spectral_norm, separable=o.separable,
                                             dema_kwargs=dk, fuse="auto" if o.fused else "off"))
-        dema = DEMA(c, residual=True, **dk) if o.d_dema else None
+        dema = DEMA(c, residual=True, **dk) if dema_here else None
         return BlockAdapter(PlainBlock(i, c, pixel_norm=False, eq_lr=False, sn=o.spectral_norm), dema)
 
     return make

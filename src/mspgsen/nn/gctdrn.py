@@ -57,7 +57,8 @@ class GCTDRNBlock(nn.Module):
     Args:
         in_ch, out_ch: channels in and out (spatial size is kept; up/down-sampling is the model's business).
         attention: ``'dema'`` (eqs 15-16 with DEMA) or ``'none'`` (branches + shortcut, weights from X itself).
-        kernels: branch kernel sizes (odd), the paper's (3, 5, 7).
+        kernels: branch kernel sizes (odd), the paper's (3, 5, 7). One size: a residual convolution block (eq 16's
+            weight of a single branch is 1, so no ``W_i`` network is built).
         task_dim: size of the task vector T passed to DEMA (0: DEMA learns its own).
         norm: pre-activation normalisation of the branches: ``'none'``, ``'pixel'`` or ``'batch'``.
         spectral_norm: spectral normalisation on the branch and shortcut convolutions (for use in D).
@@ -98,7 +99,9 @@ class GCTDRNBlock(nn.Module):
             self.branches = nn.ModuleList(
                 spectral_norm_if(nn.Conv2d(in_ch, out_ch, k, padding=k // 2), sn) for k in self.kernels)
         hid = max(in_ch // 4, 8)
-        self.weight_mlp = nn.Sequential(nn.Linear(in_ch, hid), nn.ReLU(), nn.Linear(hid, len(self.kernels) * out_ch))
+        # eq (16)'s W_i: a softmax over the branches, so a single branch has W = 1 and nothing to learn
+        self.weight_mlp = (nn.Sequential(nn.Linear(in_ch, hid), nn.ReLU(), nn.Linear(hid, len(self.kernels) * out_ch))
+                           if len(self.kernels) > 1 else None)
         self.attn = DEMA(in_ch, task_dim=task_dim, **(dema_kwargs or {})) if attention == "dema" else None
         self.shortcut = (nn.Identity() if in_ch == out_ch
                          else spectral_norm_if(nn.Conv2d(in_ch, out_ch, 1, bias=False), sn))
@@ -113,10 +116,14 @@ class GCTDRNBlock(nn.Module):
             source = a
         else:
             a, lgcl, source = None, x.new_zeros((), dtype=torch.float32), x
-        logits = self.weight_mlp(global_avg_pool(source)).view(n, len(self.kernels), self.out_ch)
-        w = logits.softmax(dim=1, dtype=torch.float32)  # eq (16): W_i from attention, sum_i W_i = 1 per channel
         h = self.pre(x)
-        fused = self._mixed_kernel(h, w) if self._use_mixed_kernel(h) else self._per_branch(h, w)
+        if self.weight_mlp is None:  # one branch: eq (16)'s softmax weight is 1
+            w = h.new_ones((n, 1, self.out_ch), dtype=torch.float32)
+            fused = self.branches[0](h)
+        else:
+            logits = self.weight_mlp(global_avg_pool(source)).view(n, len(self.kernels), self.out_ch)
+            w = logits.softmax(dim=1, dtype=torch.float32)  # eq (16): W_i from attention, sum_i W_i = 1 per channel
+            fused = self._mixed_kernel(h, w) if self._use_mixed_kernel(h) else self._per_branch(h, w)
         skip_in = x if a is None else x + self.beta.to(a.dtype) * a  # eq (15): beta * Attention(X)
         out = self.alpha.to(fused.dtype) * fused + self.shortcut(skip_in)  # eqs (15)-(16)
         return out, {"lgcl": lgcl, "branch_weights": w.detach().mean(dim=(0, 2))}
