@@ -225,6 +225,7 @@ def run_suite(suite: Suite, jobs: int = 1, train: bool = True, log: Callable[...
             except Interrupted:
                 raise
             except MspgsenError as e:
+                log(f"bench: {suite.run_name.format(variant=v.name, seed=s)} stopped: {e}")  # now, not only at the end
                 outcomes.append(RunOutcome(v.name, s, suite.run_dir(v, s), error=str(e)))
         return outcomes
     import multiprocessing

@@ -52,12 +52,19 @@ def prepare_run_dir(cfg: Config, name: str, runs_dir: str | Path = "runs", new: 
     if run_dir.exists() and stored.exists() and latest_checkpoint(run_dir / "checkpoints") is not None:
         old_raw = yaml.safe_load(stored.read_text())
         new_raw = cfg.to_plain()
-        a, b = _flatten(old_raw), _flatten(new_raw)
+        # An option added to the code after the run was made is absent from its config.yaml: it takes its default
+        # (named in a note) instead of every older run being refused.
+        written = _flatten(old_raw)
+        a, b = _flatten(config_from_dict(copy.deepcopy(old_raw)).to_plain()), _flatten(new_raw)
+        added = sorted(k for k in a if k not in written and k not in RESUMABLE_KEYS)
         diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUMABLE_KEYS)
         if diff:
             shown = ", ".join(f"{k} ({a.get(k)!r} -> {b.get(k)!r})" for k in diff[:4])
             raise ConfigError(f"Run '{name}' exists with a different config: {shown}; resume it without those changes, "
                               f"or pass --new (moves it aside) or another --name.")
+        if added:
+            log(f"note: run '{name}' was made before the option(s) {', '.join(added)} existed; it resumes with "
+                f"their defaults ({', '.join(f'{k}={a[k]!r}' for k in added)}).")
         merged = copy.deepcopy(old_raw)
         for k in RESUMABLE_KEYS:
             sec, key = k.split(".")

@@ -39,6 +39,17 @@ def _plain(d: Any) -> Any:
     return json.loads(json.dumps(d, default=str))
 
 
+def _with_defaults(raw: dict) -> dict:
+    """``raw`` with the options it does not name at their defaults, so a config written before an option existed
+    equals one written after (engine/run.py resumes such runs); as written where it does not validate."""
+    from ..config import config_from_dict
+
+    try:
+        return config_from_dict(json.loads(json.dumps(raw, default=str))).to_plain()
+    except MspgsenError:
+        return raw
+
+
 def check_belongs(state: dict, path: Path) -> None:
     """Refuse a checkpoint inside ``RUN/checkpoints/`` whose model or method differs from ``RUN/config.yaml``."""
     run_dir = path.parent.parent
@@ -49,8 +60,9 @@ def check_belongs(state: dict, path: Path) -> None:
         own = yaml.safe_load(stored.read_text()) or {}
     except (OSError, yaml.YAMLError):
         return
+    own, ckpt = _with_defaults(own), _with_defaults(state["config"])
     for section in IDENTITY:
-        mine, theirs = _plain(own.get(section)), _plain(state["config"].get(section))
+        mine, theirs = _plain(own.get(section)), _plain(ckpt.get(section))
         if mine is not None and mine != theirs:
             what = f"a '{(theirs or {}).get('name')}' {section}" if (theirs or {}).get("name") != (mine or {}).get("name") \
                 else f"another {section} configuration"
