@@ -22,6 +22,9 @@ CASES = {
                          "control.apfl.enabled=true", "control.apfl.every=1", "quality.every=1",
                          "quality.n=16", "control.apfl.horizon=6", "control.apfl.stall_window=1",
                          "control.dqn.enabled=true", "control.dqn.every=1", "control.dqn.warmup=2", "control.dqn.batch=2"], 3),
+    "mspgsen-coarse-attention": (QUIET + ["model.width=4", "model.max_ch=8", "model.z_dim=16", "train.batch_size=8",
+                                          "data.limit=64", "quality.every=1", "quality.n=16", "control.dqn.every=1",
+                                          "control.dqn.warmup=2", "control.dqn.batch=2"], 3),
     "began": (QUIET + ["model.n=8", "model.z_dim=8", "train.batch_size=8", "data.limit=64"], 4),
     "cfg": (TINY + ["train.log_every=1", "method.T=2", "method.N=16", "method.fit_epochs=1", "method.fit_batch=8"], 2),
 }

@@ -11,7 +11,7 @@ import mspgsen
 from mspgsen.cli.main import main
 from mspgsen.engine.listing import closest_preset, list_runs
 from mspgsen.engine.status import read_status, write_status
-from mspgsen.errors import TrainingDiverged
+from mspgsen.errors import ConfigError, TrainingDiverged
 from tests.conftest import TINY, quiet
 
 
@@ -121,7 +121,7 @@ def test_list_presets_describes_each(capsys):
     for row in rows:
         name, _, desc = row.partition("  ")
         assert len(desc.strip()) > 20, row
-    assert any(r.startswith("mspgsen (default)") for r in rows)
+    assert any(r.startswith("mspgsen-coarse-attention-no-apfl-dqn (default)") for r in rows)
 
 
 def test_evaluate_help_lists_cifar10(capsys):
@@ -132,3 +132,29 @@ def test_evaluate_help_lists_cifar10(capsys):
     assert "cifar10" in out and "cached" in out
     for verb in ("export", "report", "runs"):
         assert verb in out
+
+
+def test_a_run_made_before_an_option_existed_resumes_with_its_default(runs, tmp_path):
+    """A run whose config.yaml and checkpoints predate an option (here: model.z_dim removed from both, as if it had
+    been added to the code since) resumes with the option's default and says so; its old checkpoint still samples."""
+    import torch
+    import yaml
+
+    mspgsen.train("dcgan", name="old", runs_dir=runs, overrides=TINY + ["train.steps=2"], log=quiet)
+    stored = runs / "old" / "config.yaml"
+    raw = yaml.safe_load(stored.read_text())
+    assert raw["model"].pop("z_dim") == 100  # dcgan's default
+    stored.write_text(yaml.safe_dump(raw))
+    ckpt = runs / "old" / "checkpoints" / "ckpt-00000002.pt"
+    state = torch.load(ckpt, weights_only=True)
+    del state["config"]["model"]["z_dim"]
+    torch.save(state, ckpt)
+    said: list[str] = []
+    res = mspgsen.train("dcgan", name="old", runs_dir=runs, overrides=TINY + ["train.steps=4"],
+                        log=lambda *a, **_k: said.append(" ".join(map(str, a))))
+    assert res.step == 4
+    assert any("before the option(s) model.z_dim existed" in s and "model.z_dim=100" in s for s in said), said
+    out = tmp_path / "g.png"
+    assert main(["generate", str(ckpt), "--n", "2", "--grid", "--out", str(out)]) == 0 and out.exists()
+    with pytest.raises(ConfigError, match="different config: model.z_dim"):
+        mspgsen.train("dcgan", name="old", runs_dir=runs, overrides=TINY + ["train.steps=6", "model.z_dim=64"], log=quiet)

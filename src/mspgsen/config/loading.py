@@ -12,7 +12,9 @@ import yaml
 from ..errors import ConfigError
 from .schema import Config, config_from_dict
 
-DEFAULT_PRESET = "mspgsen"
+# The MSPG-SEN configuration with the lowest FID at the demo's budget on held-out data (docs/benchmarks.md,
+# "Choosing MSPG-SEN's settings on held-out data"); `mspgsen` is the whole paper system.
+DEFAULT_PRESET = "mspgsen-coarse-attention-no-apfl-dqn"
 
 
 def preset_names() -> list[str]:
