@@ -50,6 +50,7 @@ class GANOptions:
     n_critic: int = 1  # D updates per G update at the start (the d_steps knob).
     gp: float = 0.0  # WGAN-GP gradient-penalty weight (lambda; 10 in WGAN-GP).
     r1: float = 0.0  # R1 penalty weight on real data.
+    r1_every: int = 1  # Lazy R1: the penalty on every this many D updates only, weighted by it (StyleGAN2 uses 16).
     fm: float = 0.0  # Feature-matching weight (eq 12) at the start (the 'fm' knob weight).
     drift: float = 0.0  # Penalty on D's squared output on real data (ProGAN's epsilon drift, 1e-3).
     diffaug: str = ""  # DiffAugment policy for every image D sees, e.g. 'translation,cutout' (methods/augment.py).
@@ -59,6 +60,8 @@ class GANOptions:
     def check(self, where: str) -> None:
         if self.n_critic < 1:
             raise ConfigError(f"'{where}.n_critic' must be at least 1, got {self.n_critic}.")
+        if self.r1_every < 1:
+            raise ConfigError(f"'{where}.r1_every' must be at least 1 (1: R1 on every D update), got {self.r1_every}.")
         if min(self.gp, self.r1, self.fm, self.drift) < 0:
             raise ConfigError(f"Loss weights in '{where}' cannot be negative.")
         parse_policy(self.diffaug)
@@ -81,6 +84,8 @@ class GANMethod(Method):
             "D": make_optimizer(self.D.parameters(), cfg.optim, cfg.optim.lr_d),
         }
         self.aug_policy = parse_policy(options.diffaug)
+        self.d_updates = 0  # D updates so far (lazy R1 counts them; the checkpoint keeps the count)
+        self.last_r1 = 0.0  # the latest R1 value, reported on the D updates that skip it
         if self.aug_policy and not getattr(self.G, "resolution", 0):
             raise ConfigError("method.diffaug augments images, and this model makes 2-D points; set method.diffaug=''.")
 
@@ -186,8 +191,11 @@ class GANMethod(Method):
             terms.update(extra)
         if knobs.weight("gp"):
             terms["gp"] = knobs.weight("gp") * gradient_penalty(D, rin, fin, y)
-        if knobs.weight("r1"):
-            terms["r1"] = knobs.weight("r1") * r1_penalty(D, rin, y)
+        every = self.options.r1_every
+        if knobs.weight("r1") and self.d_updates % every == 0:
+            # lazy regularisation: on 1 update in `every`, weighted `every` times, so its mean pull is unchanged
+            terms["r1"] = knobs.weight("r1") * every * r1_penalty(D, rin, y)
+        self.d_updates += 1
         total = sum(terms.values())
         opt.zero_grad(set_to_none=True)
         total.backward()
@@ -198,6 +206,10 @@ class GANMethod(Method):
                "acc_real": float((r.detach() > 0).float().mean()), "acc_fake": float((f < 0).float().mean()),
                "logit_real": float(r.detach().mean()), "logit_fake": float(f.detach().mean())}
         out.update({f"loss_d_{k}": float(v.detach()) for k, v in terms.items() if k != "adv"})
+        if "r1" in terms:
+            self.last_r1 = out["loss_d_r1"]
+        elif self.options.r1:
+            out["loss_d_r1"] = self.last_r1
         out.update(extra_stats)
         return out
 
@@ -236,6 +248,14 @@ class GANMethod(Method):
         out.update({f"loss_g_{k}": float(v.detach()) for k, v in terms.items() if k != "adv"})
         out.update(extra_stats)
         return out
+
+    # -- state -----------------------------------------------------------------------------------------------
+    def extra_state(self) -> dict:
+        return {"d_updates": self.d_updates, "last_r1": self.last_r1}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.d_updates = int(state.get("d_updates", 0))  # a checkpoint from before lazy R1 starts the count at 0
+        self.last_r1 = float(state.get("last_r1", 0.0))
 
     # -- extension points ------------------------------------------------------------------------------------
     def extra_d_terms(self, real: list[Tensor], fakes: list[Tensor], fake_feats: list[Tensor], y: Optional[Tensor],

@@ -198,8 +198,9 @@ class MSPGSENMethod(GANMethod):
 
     # -- state -----------------------------------------------------------------------------------------------
     def extra_state(self) -> dict:
-        return {"steps_done": self.steps_done, "images_seen": self.images_seen}
+        return {**super().extra_state(), "steps_done": self.steps_done, "images_seen": self.images_seen}
 
     def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)
         self.steps_done = int(state.get("steps_done", 0))
         self.images_seen = int(state.get("images_seen", 0))
