@@ -25,6 +25,9 @@ CASES = {
     "mspgsen-coarse-attention": (QUIET + ["model.width=4", "model.max_ch=8", "model.z_dim=16", "train.batch_size=8",
                                           "data.limit=64", "quality.every=1", "quality.n=16", "control.dqn.every=1",
                                           "control.dqn.warmup=2", "control.dqn.batch=2"], 3),
+    # the default: lazy R1 every 2nd D update, so the resume point falls between two R1 updates
+    "mspgsen-coarse-attention-no-apfl-dqn": (QUIET + ["model.width=4", "model.max_ch=8", "model.z_dim=16",
+                                                      "train.batch_size=8", "data.limit=64", "method.r1_every=2"], 3),
     "began": (QUIET + ["model.n=8", "model.z_dim=8", "train.batch_size=8", "data.limit=64"], 4),
     "cfg": (TINY + ["train.log_every=1", "method.T=2", "method.N=16", "method.fit_epochs=1", "method.fit_batch=8"], 2),
 }
