@@ -208,7 +208,7 @@ class GANMethod(Method):
         out.update({f"loss_d_{k}": float(v.detach()) for k, v in terms.items() if k != "adv"})
         if "r1" in terms:
             self.last_r1 = out["loss_d_r1"]
-        elif self.options.r1:
+        elif knobs.weight("r1"):  # an update lazy R1 skipped: report the latest value, as the penalty's own knob says
             out["loss_d_r1"] = self.last_r1
         out.update(extra_stats)
         return out
