@@ -34,7 +34,8 @@ MSG = SMALL + ["model.width=4", "model.max_ch=16", "model.z_dim=16", "model.mbst
 
 
 def _env() -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT / "src"))
+    # PYTHONFAULTHANDLER: a rank that dies of a signal (an abort in C++) prints its Python stack into the failure
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT / "src"), PYTHONFAULTHANDLER="1")
     env.pop("RANK", None), env.pop("WORLD_SIZE", None)
     return env
 
@@ -47,7 +48,7 @@ def _launch(nproc: int, out: Path, runs: Path, name: str, preset: str, args: lis
     p = subprocess.run(cmd + [str(out), str(runs), name, preset, *args], env=_env(), capture_output=True, text=True,
                        timeout=300)
     if check and p.returncode:
-        raise AssertionError(p.stdout[-3000:] + p.stderr[-3000:])
+        raise AssertionError(f"exit {p.returncode}\n--- stdout ---\n{p.stdout[-4000:]}\n--- stderr ---\n{p.stderr[-12000:]}")
     return p
 
 
@@ -90,10 +91,11 @@ def test_resume_of_two_processes_is_exact_and_survives_a_killed_rank(two_proc, t
     # rank 1 is SIGKILLed during step 3: torchrun ends the whole job; the step-2 checkpoint is the last one
     p = _launch(2, tmp_path / "killed", tmp_path / "runs", "k", "msggan", ["--kill-rank-at", "1:3"] + args + ["train.steps=4"],
                 check=False)
-    assert p.returncode != 0
-    assert not (tmp_path / "killed").exists()
+    said = f"exit {p.returncode}\n--- stderr ---\n{p.stderr[-12000:]}"  # what the ranks said, should this fail
+    assert p.returncode != 0, said
+    assert not (tmp_path / "killed").exists(), said
     ckpts = sorted(x.name for x in (tmp_path / "runs" / "k" / "checkpoints").glob("*.pt"))
-    assert ckpts and "000004" not in " ".join(ckpts)
+    assert ckpts and "000004" not in " ".join(ckpts), f"checkpoints {ckpts}; {said}"
     _launch(2, tmp_path / "resumed", tmp_path / "runs", "k", "msggan", args + ["train.steps=4"])
     assert _identical(_load(tmp_path / "resumed", 0)["nets"], ref)
     assert _identical(_load(tmp_path / "resumed", 1)["nets"], ref)

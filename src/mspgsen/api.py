@@ -50,7 +50,12 @@ def train(config: Any = None, *, name: Optional[str] = None, runs_dir: str | Pat
             ddp.barrier(world)
             if rank != 0:
                 cfg, run_dir = prepare_run_dir(cfg, run_name, runs_dir, False, log=lambda *a, **k: None)
-            return Trainer(cfg, run_dir, rank=rank, world_size=world, log=log).run()
+            result = Trainer(cfg, run_dir, rank=rank, world_size=world, log=log).run()
+            # Ranks leave together: rank 0's last checkpoint and samples are on disk before any rank exits, and no
+            # rank tears its connections down while another is still writing (a finished run only: after an
+            # error the other ranks may never arrive).
+            ddp.barrier(world)
+            return result
     finally:
         if world > 1:
             ddp.shutdown()
