@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/fused_layers.py                      # the preset's G blocks at 32x32
     OMP_NUM_THREADS=1 python benchmarks/fused_layers.py --res 64 --batch 64 --threads 1
+    OMP_NUM_THREADS=1 python benchmarks/fused_layers.py --pointwise --batch 32     # 1x1 convolutions: conv vs matmul
 
 For every block of the ``mspgsen`` preset's G at the chosen resolution (channels from ``model.width`` and
 ``model.max_ch``) it times a forward and backward pass (``torch.utils.benchmark``, median) of:
@@ -10,6 +11,11 @@ For every block of the ``mspgsen`` preset's G at the chosen resolution (channels
 * the GCTDRN branches with ``fuse='off'`` (three convolutions), ``'kernel'`` (per-sample mixed kernel, one grouped
   convolution) and ``'auto'`` (what the model runs);
 * a whole GCTDRN block (with DEMA inside) all plain against all default.
+
+``--pointwise`` instead times a 1x1 convolution as ``F.conv2d`` and as the matrix product of
+``mspgsen.nn.layers.pointwise_conv`` over a grid of input and output channels and map sizes, forward alone (no
+gradients: generation) and forward+backward (training), and marks where the models run the matrix product
+(``pointwise_as_matmul``): the measurement that rule comes from.
 
 Each layer's variants run in interleaved rounds (``--rounds`` of ``--reps`` passes); the median CPU ms is reported.
 
@@ -33,6 +39,7 @@ from _common import machine, table  # noqa: E402
 from mspgsen.models.multiscale import widths  # noqa: E402
 from mspgsen.nn.dema import DEMA  # noqa: E402
 from mspgsen.nn.gctdrn import GCTDRNBlock  # noqa: E402
+from mspgsen.nn.layers import pointwise_as_matmul  # noqa: E402
 
 
 def fwd_bwd(module: torch.nn.Module, x: torch.Tensor) -> None:
@@ -59,6 +66,44 @@ def compare(name: str, variants: dict[str, torch.nn.Module], x: torch.Tensor, ro
     return [name, tuple(x.shape), *(f"{v:.1f} ({base / v:.2f}x)" for v in ms.values())]
 
 
+def _cpu_ms(fn, rounds: int, reps: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(rounds):
+        t0 = time.process_time()
+        for _ in range(reps):
+            fn()
+        times.append((time.process_time() - t0) / reps * 1e3)
+    return statistics.median(times)
+
+
+def pointwise_grid(batch: int, rounds: int, reps: int) -> list:
+    """Rows of (in, out, size, forward ms conv / matmul, training ms conv / matmul, what the models run)."""
+    rows = []
+    for size in (8, 16, 32, 64):
+        for ci in (1, 3, 8, 16, 32, 64):
+            for co in (1, 3, 8, 16, 64):
+                if size == 64 and ci * co > 256:
+                    continue  # wide maps at 64x64 are not in these models and take long
+                x, w, b = torch.randn(batch, ci, size, size), torch.randn(co, ci, 1, 1), torch.randn(co)
+                grad = torch.randn(batch, co, size, size)
+                xg, wg, bg = (t.clone().requires_grad_() for t in (x, w, b))
+                matmul = lambda x_, w_, b_: torch.nn.functional.linear(  # noqa: E731
+                    x_.permute(0, 2, 3, 1), w_.flatten(1), b_).permute(0, 3, 1, 2)
+                torch.testing.assert_close(matmul(x, w, b), torch.nn.functional.conv2d(x, w, b), rtol=1e-4, atol=1e-4)
+                ms = []
+                for f in (torch.nn.functional.conv2d, matmul):
+                    with torch.no_grad():
+                        ms.append(_cpu_ms(lambda: f(x, w, b), rounds, reps))
+                for f in (torch.nn.functional.conv2d, matmul):
+                    ms.append(_cpu_ms(lambda: f(xg, wg, bg).backward(grad), rounds, reps))
+                fwd, train = ms[0] / ms[1], ms[2] / ms[3]
+                runs = "yes" if pointwise_as_matmul(ci, co) else "-"
+                rows.append([ci, co, size, f"{ms[0]:.3f} / {ms[1]:.3f} ({fwd:.2f}x)",
+                             f"{ms[2]:.3f} / {ms[3]:.3f} ({train:.2f}x)", runs])
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--res", type=int, default=32, help="image resolution of the model")
@@ -68,9 +113,20 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds per layer (the median is reported)")
     ap.add_argument("--reps", type=int, default=2, help="forward+backward passes per variant and round")
+    ap.add_argument("--pointwise", action="store_true", help="time 1x1 convolutions as conv and as matmul instead")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    if a.pointwise:
+        rows = pointwise_grid(a.batch, a.rounds, max(a.reps, 5))
+        print(f"Machine: {machine()}; {a.threads} thread(s); batch {a.batch}; CPU ms of a 1x1 convolution as "
+              "F.conv2d / as a matrix product (conv time over matmul time: above 1x the matrix product is faster)")
+        print(table(["in ch", "out ch", "map", "forward", "forward+backward", "models use the matmul"], rows))
+        return
+    layer_tables(a)
+
+
+def layer_tables(a: argparse.Namespace) -> None:
     chans = widths(a.res, a.width, a.max_ch)
     ins = [chans[0], *chans[:-1]]
     dema_rows, branch_rows, block_rows = [], [], []

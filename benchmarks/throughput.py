@@ -8,7 +8,9 @@
 Each preset trains through its own method (``Method.step``: WGAN-GP's five critic steps, a CFG stage... all
 count) on random images of the bundled data's shape (1 channel; ``--channels 3`` for colour), after warm-up
 steps; "train img/s" counts the real images the method consumed. ``--row PRESET:overrides`` adds a row of a preset
-with its own overrides (the old code beside the new: ``mspgsen:model.fused=false``). "generate img/s" is G (and the
+with its own overrides (the old code beside the new: ``mspgsen:model.fused=false``); ``--plain-1x1`` adds, after
+each preset, its row with every 1x1 convolution run by ``F.conv2d`` instead of the matrix product of
+``mspgsen.nn.layers.pointwise_conv`` (the same weights; the code before that change). "generate img/s" is G (and the
 method's sampling steps) on batches of 64 without gradients. FLOPs are counted by torch.utils.flop_counter
 (convolutions and matrix products, the bulk of the work; element-wise operations are not counted): G's forward per
 image, and one training step per real image.
@@ -18,6 +20,7 @@ numbers move with whatever else the machine is doing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -32,6 +35,7 @@ from mspgsen.config import load_config, preset_names  # noqa: E402
 from mspgsen.data.stream import Batch  # noqa: E402
 from mspgsen.engine.build import build_method  # noqa: E402
 from mspgsen.models.base import DataSpec, count_parameters  # noqa: E402
+from mspgsen.nn.layers import plain_pointwise  # noqa: E402
 
 
 class RandomStream:
@@ -97,16 +101,23 @@ def main() -> None:
     ap.add_argument("--row", action="append", default=[],
                     help="an extra row, PRESET:override,override (e.g. mspgsen:model.fused=false); repeatable")
     ap.add_argument("--channels", type=int, default=1, help="image channels (3: colour)")
+    ap.add_argument("--plain-1x1", action="store_true",
+                    help="after each preset, a row of it with 1x1 convolutions run as convolutions (the code before)")
     a = ap.parse_args()
-    jobs = [(p, [], p) for p in a.presets.split(",") if p]
+    jobs = []
+    for p in (p for p in a.presets.split(",") if p):
+        jobs.append((p, [], p, False))
+        if a.plain_1x1:
+            jobs.append((p, [], f"{p} (1x1 as conv)", True))
     for spec in a.row:
         preset, _, over = spec.partition(":")
-        jobs.append((preset, [o for o in over.split(",") if o], spec))
+        jobs.append((preset, [o for o in over.split(",") if o], spec, False))
     rows = []
     for res in (int(r) for r in a.res.split(",")):
         for th in (int(t) for t in a.threads.split(",")):
-            for preset, extra, label in jobs:
-                r = measure(preset, res, th, a.seconds, [*a.overrides, *extra], a.channels, label)
+            for preset, extra, label, plain in jobs:
+                with plain_pointwise() if plain else contextlib.nullcontext():
+                    r = measure(preset, res, th, a.seconds, [*a.overrides, *extra], a.channels, label)
                 rows.append(r)
                 print(f"  {label} {res}px @ {th} threads: train {r['train']:.1f} img/s", file=sys.stderr, flush=True)
     base = {(r["res"], r["threads"]): r["train"] for r in rows if r["preset"] == "dcgan"}

@@ -173,6 +173,29 @@ def test_d_features_feed_feature_matching_eq12():
     assert m.step(Stream(), m.initial_knobs())["loss_g_fm"] > 0
 
 
+def _forward_backward(m, z, real=None) -> tuple:
+    """G's pyramid, D's logit and every gradient of one pass through G, D (and D_aux on ``real``)."""
+    m.nets.zero_grad(set_to_none=True)
+    imgs, feats = m.G(z, features=True)
+    logit, d_feats = m.D(imgs, features=True)
+    aux = m.nets["D_aux"](m.D.encode(real, -2)).sum() if real is not None else 0
+    (logit.sum() + feats.lgcl + d_feats.lgcl + aux).backward()
+    return ([i.detach() for i in imgs], logit.detach(),
+            {k: p.grad.clone() for k, p in m.nets.named_parameters() if p.grad is not None})
+
+
+def _assert_same_function(ref: tuple, new: tuple, must_reach: tuple[str, ...]) -> None:
+    """Outputs within 1e-5 and every gradient within 1e-4 relative; ``must_reach``: parameter names that must
+    have a gradient (so the comparison covers the layers in question)."""
+    (imgs_r, logit_r, g_r), (imgs_n, logit_n, g_n) = ref, new
+    for a, b in zip(imgs_n, imgs_r):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    torch.testing.assert_close(logit_n, logit_r, rtol=0, atol=1e-5)
+    assert g_n.keys() == g_r.keys() and all(any(part in k for k in g_r) for part in must_reach)
+    for k in g_r:
+        torch.testing.assert_close(g_n[k], g_r[k], rtol=1e-4, atol=1e-6, msg=lambda msg: f"{k}: {msg}")
+
+
 def test_fused_model_computes_the_plain_models_function():
     """model.fused (mixed-kernel GCTDRN branches, batched DEMA heads) changes speed, not outputs or gradients."""
     over = ["model.d_gctdrn=true", "model.d_dema=true", "model.width=8", "model.max_ch=16", "model.dema_heads=4"]
@@ -182,21 +205,22 @@ def test_fused_model_computes_the_plain_models_function():
     for blk in fused.G.blocks:  # force the mixed kernel at every scale (auto would pick per map size)
         blk.block.fuse = "kernel"
     z = torch.randn(4, plain.G.z_dim)
-    results = []
-    for m in (plain, fused):
-        m.nets.zero_grad(set_to_none=True)
-        imgs, feats = m.G(z, features=True)
-        logit, d_feats = m.D(imgs, features=True)
-        (logit.sum() + feats.lgcl + d_feats.lgcl).backward()
-        results.append(([i.detach() for i in imgs], logit.detach(),
-                        {k: p.grad for k, p in m.nets.named_parameters() if p.grad is not None}))
-    (imgs_p, logit_p, g_p), (imgs_f, logit_f, g_f) = results
-    for a, b in zip(imgs_f, imgs_p):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
-    torch.testing.assert_close(logit_f, logit_p, rtol=0, atol=1e-5)
-    assert g_f.keys() == g_p.keys() and any(".branches." in k for k in g_p) and any(".attn." in k for k in g_p)
-    for k in g_p:
-        torch.testing.assert_close(g_f[k], g_p[k], rtol=1e-4, atol=1e-6, msg=lambda msg: f"{k}: {msg}")
+    _assert_same_function(_forward_backward(plain, z), _forward_backward(fused, z), (".branches.", ".attn."))
+
+
+def test_1x1_convolutions_as_matrix_products_compute_the_same_function():
+    """The 1x1 convolutions of G, D and D_aux that run as matrix products on a CPU (from/to-RGB and the others the
+    rule picks) give the same outputs and gradients as with F.conv2d, for the same weights."""
+    from mspgsen.nn.layers import PointwiseConv2d, plain_pointwise
+
+    first = method(["model.d_gctdrn=true", "model.d_dema=true", "model.width=8", "model.max_ch=16"], res=32)
+    for net in ("G", "D"):  # the layers in question are there
+        assert sum(isinstance(mod, PointwiseConv2d) for mod in first.nets[net].modules()) >= 8
+    z, real = torch.randn(4, first.G.z_dim), torch.rand(4, 1, 32, 32) * 2 - 1
+    second = copy.deepcopy(first)  # a copy: spectral norm steps its u on every training pass
+    with plain_pointwise():
+        ref = _forward_backward(first, z, real)
+    _assert_same_function(ref, _forward_backward(second, z, real), ("to_rgb", "joins", ".attn."))
 
 
 def test_dema_and_the_multi_kernel_branches_can_be_kept_to_the_coarse_scales():

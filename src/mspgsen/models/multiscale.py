@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from ..nn.layers import EqualConv2d, EqualLinear, MinibatchStdDev, PixelNorm, spectral_norm_if
+from ..nn.layers import EqualConv2d, EqualLinear, MinibatchStdDev, PixelNorm, PointwiseConv2d, spectral_norm_if
 from .base import check_scales
 
 Tensor = torch.Tensor
@@ -64,6 +64,8 @@ def make_conv(in_ch: int, out_ch: int, k: int, padding: int = 0, eq_lr: bool = T
     """An equalized-learning-rate conv (MSG-GAN) or a plain one, optionally spectrally normalised."""
     if eq_lr and not sn:
         return EqualConv2d(in_ch, out_ch, k, padding=padding, bias=bias)
+    if k == 1 and padding == 0:
+        return spectral_norm_if(PointwiseConv2d(in_ch, out_ch, bias=bias), sn)
     return spectral_norm_if(nn.Conv2d(in_ch, out_ch, k, padding=padding, bias=bias), sn)
 
 

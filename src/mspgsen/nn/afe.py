@@ -24,7 +24,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .layers import MinibatchStdDev, spectral_norm_if
+from .layers import MinibatchStdDev, PointwiseConv2d, spectral_norm_if
 
 AFE_MODES = ("d_early", "d_early_images")
 
@@ -75,7 +75,7 @@ class FeatureAdapter(nn.Module):
 
     def __init__(self, g_ch: int, d_ch: int) -> None:
         super().__init__()
-        self.proj = nn.Conv2d(g_ch, d_ch, 1)
+        self.proj = PointwiseConv2d(g_ch, d_ch)
 
     def forward(self, g_feat: torch.Tensor) -> torch.Tensor:
         return self.proj(g_feat)

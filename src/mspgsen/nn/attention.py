@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .layers import PointwiseConv2d
+
 
 class SelfAttention2d(nn.Module):
     """SAGAN self-attention: ``x + gamma * softmax(q^T k) v`` with q, k of C // reduction channels.
@@ -23,9 +25,9 @@ class SelfAttention2d(nn.Module):
     def __init__(self, channels: int, reduction: int = 8, gamma_init: float = 0.0) -> None:
         super().__init__()
         qk = max(channels // reduction, 1)
-        self.query = nn.Conv2d(channels, qk, 1, bias=False)
-        self.key = nn.Conv2d(channels, qk, 1, bias=False)
-        self.value = nn.Conv2d(channels, channels, 1, bias=False)
+        self.query = PointwiseConv2d(channels, qk, bias=False)
+        self.key = PointwiseConv2d(channels, qk, bias=False)
+        self.value = PointwiseConv2d(channels, channels, bias=False)
         self.gamma = nn.Parameter(torch.tensor(float(gamma_init)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

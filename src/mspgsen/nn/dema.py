@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses.contrastive import lgcl_loss
-from .layers import global_avg_pool
+from .layers import PointwiseConv2d, global_avg_pool, pointwise_conv
 
 LEARNED_TASK_DIM = 8  # size of DEMA's own task vector T when the model gives none (task_dim=0)
 
@@ -80,19 +80,19 @@ class DEMA(nn.Module):
         self.residual, self.fused = residual, fused
 
         # Focus branch, eqs (1)-(2).
-        self.local_proj = nn.Conv2d(channels, inner, 1)  # input side of W_f^h, all heads at once
+        self.local_proj = PointwiseConv2d(channels, inner)  # input side of W_f^h, all heads at once
         self.local_dw = nn.ModuleList(  # W_f^h: depthwise window k_h per head
             nn.Conv2d(self.head_dim, self.head_dim, k, padding=k // 2, groups=self.head_dim)
             for k in self.head_scales)
         hid = max(inner // 4, 4)
         self.channel_att = nn.Sequential(nn.Linear(inner, hid), nn.ReLU(), nn.Linear(hid, inner))
         self.spatial_att = nn.ModuleList(nn.Conv2d(2, 1, k, padding=k // 2) for k in self.head_scales)
-        self.fuse = nn.Conv2d(inner, channels, 1)  # W_c of eq (2)
+        self.fuse = PointwiseConv2d(inner, channels)  # W_c of eq (2)
 
         # Expansion branch, eqs (3)-(4).
         self.key_dim = key_dim or max(channels // 8, 4)
-        self.embed_logits = nn.Conv2d(channels, tokens, 1)  # one softmax pooling map per context token
-        self.query = nn.Conv2d(channels, self.key_dim, 1)
+        self.embed_logits = PointwiseConv2d(channels, tokens)  # one softmax pooling map per context token
+        self.query = PointwiseConv2d(channels, self.key_dim)
         self.token_key = nn.Linear(channels, self.key_dim)
         self.token_value = nn.Linear(channels, channels)
 
@@ -149,7 +149,7 @@ class DEMA(nn.Module):
         k = max(self.head_scales)
         # the three 1x1 convolutions of X (focus projection, eq (3) pooling logits, eq (4) queries) as one
         convs = (self.local_proj, self.embed_logits, self.query)
-        proj = F.conv2d(x, torch.cat([m.weight for m in convs]), torch.cat([m.bias for m in convs]))
+        proj = pointwise_conv(x, torch.cat([m.weight for m in convs]), torch.cat([m.bias for m in convs]))
         u, logits, q = proj.split([inner, self.embed_logits.out_channels, self.key_dim], dim=1)
 
         # focus: every head's depthwise window in one depthwise convolution (kernels padded to k x k)

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .dema import DEMA
-from .layers import PixelNorm, global_avg_pool, spectral_norm_if
+from .layers import PixelNorm, PointwiseConv2d, global_avg_pool, spectral_norm_if
 
 NORMS = ("none", "pixel", "batch")
 ATTENTIONS = ("dema", "none")
@@ -94,7 +94,7 @@ class GCTDRNBlock(nn.Module):
         if separable:
             self.branches = nn.ModuleList(nn.Sequential(
                 spectral_norm_if(nn.Conv2d(in_ch, in_ch, k, padding=k // 2, groups=in_ch), sn),
-                spectral_norm_if(nn.Conv2d(in_ch, out_ch, 1), sn)) for k in self.kernels)
+                spectral_norm_if(PointwiseConv2d(in_ch, out_ch), sn)) for k in self.kernels)
         else:
             self.branches = nn.ModuleList(
                 spectral_norm_if(nn.Conv2d(in_ch, out_ch, k, padding=k // 2), sn) for k in self.kernels)
@@ -104,7 +104,7 @@ class GCTDRNBlock(nn.Module):
                            if len(self.kernels) > 1 else None)
         self.attn = DEMA(in_ch, task_dim=task_dim, **(dema_kwargs or {})) if attention == "dema" else None
         self.shortcut = (nn.Identity() if in_ch == out_ch
-                         else spectral_norm_if(nn.Conv2d(in_ch, out_ch, 1, bias=False), sn))
+                         else spectral_norm_if(PointwiseConv2d(in_ch, out_ch, bias=False), sn))
         self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
         self.beta = nn.Parameter(torch.tensor(float(beta_init))) if self.attn is not None else None
 
@@ -173,7 +173,7 @@ class GlobalFeatureEnhancement(nn.Module):
         super().__init__()
         hid = max(channels // reduction, 4)
         self.global_mlp = nn.Sequential(nn.Linear(channels, hid), nn.LeakyReLU(0.2), nn.Linear(hid, channels))
-        self.local = nn.Conv2d(channels, channels, 1)  # 1x1 conv over the local half of the concatenation
+        self.local = PointwiseConv2d(channels, channels)  # 1x1 conv over the local half of the concatenation
         self.global_proj = nn.Linear(channels, channels, bias=False)  # ... and over the broadcast global half
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,14 +9,70 @@
 * :func:`global_avg_pool`: the global average of each feature map, with a cheap backward.
 * :func:`spectral_norm_if`: wraps a module in spectral normalisation only when a flag asks for it, so one builder
   serves both the plain and the SN variant.
+* :func:`pointwise_conv` / :class:`PointwiseConv2d`: a 1x1 convolution computed as a matrix product over channels
+  where a CPU does that faster (from-RGB of grey images, to-RGB), the same function as ``F.conv2d``.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+_POINTWISE_AS_MATMUL = True
+
+
+@contextlib.contextmanager
+def plain_pointwise() -> Iterator[None]:
+    """Within the block, :func:`pointwise_conv` runs ``F.conv2d`` everywhere (the reference the benchmarks time)."""
+    global _POINTWISE_AS_MATMUL
+    before, _POINTWISE_AS_MATMUL = _POINTWISE_AS_MATMUL, False
+    try:
+        yield
+    finally:
+        _POINTWISE_AS_MATMUL = before
+
+
+def pointwise_as_matmul(in_ch: int, out_ch: int) -> bool:
+    """Whether a CPU runs a 1x1 convolution faster as a matrix product (measured, docs/benchmarks.md).
+
+    oneDNN's convolution is slow at the image ends of these models: one input channel into up to 64 (from-RGB of a
+    grey image: 2-20x slower forward, 1.3-9x forward and backward; into 128 channels it was the faster one) and few
+    output channels from a thin map (to-RGB from up to 16 channels: mostly 1.1-5x slower forward and backward,
+    though often faster forward alone; the rule does not look at whether gradients flow, so a layer takes one
+    numerical path in training and in sampling). Between wider maps the convolution is as fast or faster.
+    """
+    return (in_ch == 1 and out_ch <= 64) or (out_ch <= 3 and in_ch <= 16)
+
+
+def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.conv2d(x, weight, bias)`` for a 1x1 kernel (stride 1, no padding), as a matrix product where that is faster.
+
+    A 1x1 convolution is ``out[n, o, p] = sum_i W[o, i] x[n, i, p] + b[o]``: a linear layer applied to every pixel.
+    On a CPU, for the channel counts :func:`pointwise_as_matmul` names, it runs as ``F.linear`` over the channel
+    dimension: the same result (float32 summation order aside), returned in the channels-last layout, which the
+    convolutions that follow read without a copy. Elsewhere, on other devices and when traced for export, the plain
+    convolution runs.
+    """
+    if (not _POINTWISE_AS_MATMUL or x.device.type != "cpu" or x.dim() != 4 or torch.jit.is_tracing()
+            or not pointwise_as_matmul(weight.shape[1], weight.shape[0])):
+        return F.conv2d(x, weight, bias)
+    return F.linear(x.permute(0, 2, 3, 1), weight.flatten(1), bias).permute(0, 3, 1, 2)
+
+
+class PointwiseConv2d(nn.Conv2d):
+    """``nn.Conv2d(in_ch, out_ch, 1)`` run by :func:`pointwise_conv`: the same parameters and state-dict keys (so
+    checkpoints load either way, and spectral norm wraps it as it wraps a convolution), less time on a CPU."""
+
+    def __init__(self, in_ch: int, out_ch: int, bias: bool = True) -> None:
+        super().__init__(in_ch, out_ch, 1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return pointwise_conv(x, self.weight, self.bias)
 
 
 class EqualConv2d(nn.Module):
@@ -39,6 +95,8 @@ class EqualConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = self.bias * self.lr_mul if self.bias is not None else None
+        if self.weight.shape[-1] == 1 and self.stride == 1 and self.padding == 0:
+            return pointwise_conv(x, self.weight * self.scale, bias)  # from-RGB / to-RGB: a matrix product
         return F.conv2d(x, self.weight * self.scale, bias, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:
