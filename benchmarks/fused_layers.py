@@ -13,9 +13,9 @@ For every block of the ``mspgsen`` preset's G at the chosen resolution (channels
 * a whole GCTDRN block (with DEMA inside) all plain against all default.
 
 ``--pointwise`` instead times a 1x1 convolution as ``F.conv2d`` and as the matrix product of
-``mspgsen.nn.layers.pointwise_conv`` over a grid of input and output channels and map sizes, forward alone (no
-gradients: generation) and forward+backward (training), and marks where the models run the matrix product
-(``pointwise_as_matmul``): the measurement that rule comes from.
+``mspgsen.nn.layers.matmul_1x1`` (what ``pointwise_conv`` runs) over a grid of input and output channels and map
+sizes, interleaved in rounds as below, forward alone (no gradients: generation) and forward+backward (training),
+and marks where the models run the matrix product (``pointwise_as_matmul``): the measurement that rule comes from.
 
 Each layer's variants run in interleaved rounds (``--rounds`` of ``--reps`` passes); the median CPU ms is reported.
 
@@ -39,7 +39,7 @@ from _common import machine, table  # noqa: E402
 from mspgsen.models.multiscale import widths  # noqa: E402
 from mspgsen.nn.dema import DEMA  # noqa: E402
 from mspgsen.nn.gctdrn import GCTDRNBlock  # noqa: E402
-from mspgsen.nn.layers import pointwise_as_matmul  # noqa: E402
+from mspgsen.nn.layers import matmul_1x1, pointwise_as_matmul  # noqa: E402
 
 
 def fwd_bwd(module: torch.nn.Module, x: torch.Tensor) -> None:
@@ -47,34 +47,28 @@ def fwd_bwd(module: torch.nn.Module, x: torch.Tensor) -> None:
     (out.square().mean() + aux["lgcl"]).backward()
 
 
+def interleaved_cpu_ms(fns: dict, rounds: int, reps: int) -> dict[str, float]:
+    """Median CPU ms per call of each function, rounds interleaved so load changes hit all alike."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t0 = time.process_time()  # CPU time: steadier than wall time on a shared machine
+            for _ in range(reps):
+                fn()
+            times[k].append((time.process_time() - t0) / reps * 1e3)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def compare(name: str, variants: dict[str, torch.nn.Module], x: torch.Tensor, rounds: int, reps: int) -> list:
-    """Median CPU ms per forward+backward of each variant, rounds interleaved so load changes hit all alike."""
+    """Median CPU ms per forward+backward of each variant (interleaved rounds), after checking their outputs agree."""
     outs = [m(x)[0] for m in variants.values()]
     for o in outs[1:]:
         torch.testing.assert_close(o, outs[0], rtol=1e-4, atol=1e-5)
-    times: dict[str, list[float]] = {k: [] for k in variants}
-    for m in variants.values():
-        fwd_bwd(m, x)  # warm-up
-    for _ in range(rounds):
-        for k, m in variants.items():
-            t0 = time.process_time()  # CPU time: steadier than wall time on a shared machine
-            for _ in range(reps):
-                fwd_bwd(m, x)
-            times[k].append((time.process_time() - t0) / reps * 1e3)
-    ms = {k: statistics.median(v) for k, v in times.items()}
+    ms = interleaved_cpu_ms({k: (lambda m=m: fwd_bwd(m, x)) for k, m in variants.items()}, rounds, reps)
     base = next(iter(ms.values()))
     return [name, tuple(x.shape), *(f"{v:.1f} ({base / v:.2f}x)" for v in ms.values())]
-
-
-def _cpu_ms(fn, rounds: int, reps: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(rounds):
-        t0 = time.process_time()
-        for _ in range(reps):
-            fn()
-        times.append((time.process_time() - t0) / reps * 1e3)
-    return statistics.median(times)
 
 
 def pointwise_grid(batch: int, rounds: int, reps: int) -> list:
@@ -88,19 +82,23 @@ def pointwise_grid(batch: int, rounds: int, reps: int) -> list:
                 x, w, b = torch.randn(batch, ci, size, size), torch.randn(co, ci, 1, 1), torch.randn(co)
                 grad = torch.randn(batch, co, size, size)
                 xg, wg, bg = (t.clone().requires_grad_() for t in (x, w, b))
-                matmul = lambda x_, w_, b_: torch.nn.functional.linear(  # noqa: E731
-                    x_.permute(0, 2, 3, 1), w_.flatten(1), b_).permute(0, 3, 1, 2)
-                torch.testing.assert_close(matmul(x, w, b), torch.nn.functional.conv2d(x, w, b), rtol=1e-4, atol=1e-4)
-                ms = []
-                for f in (torch.nn.functional.conv2d, matmul):
+                conv = torch.nn.functional.conv2d
+                torch.testing.assert_close(matmul_1x1(x, w, b), conv(x, w, b), rtol=1e-4, atol=1e-4)
+
+                def forward(f, x=x, w=w, b=b):
                     with torch.no_grad():
-                        ms.append(_cpu_ms(lambda: f(x, w, b), rounds, reps))
-                for f in (torch.nn.functional.conv2d, matmul):
-                    ms.append(_cpu_ms(lambda: f(xg, wg, bg).backward(grad), rounds, reps))
-                fwd, train = ms[0] / ms[1], ms[2] / ms[3]
+                        f(x, w, b)
+
+                def train(f, x=xg, w=wg, b=bg, grad=grad):
+                    f(x, w, b).backward(grad)
+
+                t = interleaved_cpu_ms({"fc": lambda: forward(conv), "fm": lambda: forward(matmul_1x1),
+                                        "tc": lambda: train(conv), "tm": lambda: train(matmul_1x1)}, rounds, reps)
+                ms = [t["fc"], t["fm"], t["tc"], t["tm"]]
+                fwd_ratio, train_ratio = ms[0] / ms[1], ms[2] / ms[3]
                 runs = "yes" if pointwise_as_matmul(ci, co) else "-"
-                rows.append([ci, co, size, f"{ms[0]:.3f} / {ms[1]:.3f} ({fwd:.2f}x)",
-                             f"{ms[2]:.3f} / {ms[3]:.3f} ({train:.2f}x)", runs])
+                rows.append([ci, co, size, f"{ms[0]:.3f} / {ms[1]:.3f} ({fwd_ratio:.2f}x)",
+                             f"{ms[2]:.3f} / {ms[3]:.3f} ({train_ratio:.2f}x)", runs])
     return rows
 
 

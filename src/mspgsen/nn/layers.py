@@ -49,6 +49,11 @@ def pointwise_as_matmul(in_ch: int, out_ch: int) -> bool:
     return (in_ch == 1 and out_ch <= 64) or (out_ch <= 3 and in_ch <= 16)
 
 
+def matmul_1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """A 1x1 convolution of (N, C, H, W) maps as ``F.linear`` over the channel dimension (output channels-last)."""
+    return F.linear(x.permute(0, 2, 3, 1), weight.flatten(1), bias).permute(0, 3, 1, 2)
+
+
 def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``F.conv2d(x, weight, bias)`` for a 1x1 kernel (stride 1, no padding), as a matrix product where that is faster.
 
@@ -61,7 +66,7 @@ def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     if (not _POINTWISE_AS_MATMUL or x.device.type != "cpu" or x.dim() != 4 or torch.jit.is_tracing()
             or not pointwise_as_matmul(weight.shape[1], weight.shape[0])):
         return F.conv2d(x, weight, bias)
-    return F.linear(x.permute(0, 2, 3, 1), weight.flatten(1), bias).permute(0, 3, 1, 2)
+    return matmul_1x1(x, weight, bias)
 
 
 class PointwiseConv2d(nn.Conv2d):
