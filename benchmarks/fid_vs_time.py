@@ -15,7 +15,10 @@ interrupted benchmark started again skips what is measured and resumes the run w
 choosing settings without looking at the test split.
 
 It prints one table (mean and sd over seeds at every mark, and each seed) and, with ``--plot``, draws FID against
-minutes, one curve per preset (mean over seeds, the spread shaded). A thin wrapper over the suite runner
+minutes, one curve per preset (mean over seeds, the spread shaded). ``--from-json A.json,B.json`` trains and measures
+nothing: it tables and plots rows that earlier commands wrote with ``--json`` (a variant found in a later file
+replaces that variant's rows from the earlier ones; ``--rename OLD=NEW`` renames a variant first; ``--presets``
+picks and orders the variants shown), so one figure can hold runs measured by several commands. A thin wrapper over the suite runner
 (``mspgsen bench``): these options describe a suite whose runs keep this script's folder names and log, so runs
 measured before the runner existed stay valid; RUNS/results.md and results.json hold the runner's table too.
 """
@@ -67,6 +70,22 @@ def summarize(rows: list[dict], marks: list[float], unit: str = "min") -> tuple[
     return headers, out
 
 
+def merge_json(paths: list[str], renames: dict[str, str]) -> list[dict]:
+    """The rows of several ``--json`` files: each variant's rows come from the last file that has it."""
+    by_variant: dict[str, list[dict]] = {}
+    for path in paths:
+        try:
+            rows = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"error: cannot read rows from {path} ({e}); give files written by --json.")
+        mine: dict[str, list[dict]] = {}
+        for r in rows:
+            name = renames.get(r.get("variant", r["preset"]), r.get("variant", r["preset"]))
+            mine.setdefault(name, []).append({**r, "variant": name, "preset": name})
+        by_variant.update(mine)
+    return [r for rows in by_variant.values() for r in rows]
+
+
 def plot(rows: list[dict], marks: list[float], path: str, title: str, xlabel: str = "training minutes") -> None:
     import matplotlib
 
@@ -116,20 +135,34 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write every row to this file")
     ap.add_argument("--plot", default=None, help="write FID against minutes to this image")
     ap.add_argument("--table-only", action="store_true", help="print what is measured; train and measure nothing")
+    ap.add_argument("--from-json", default=None,
+                    help="comma-separated files written by --json: table and plot their rows, train nothing")
+    ap.add_argument("--rename", action="append", default=[], help="OLD=NEW: a variant's name in --from-json rows")
     a = ap.parse_args()
     marks = sorted(float(m) for m in a.marks.split(","))
     a.runs_dir = a.runs_dir or ("runs/fid-vs-time" + ("-holdout" if a.ref == "holdout" else "")
                                 + ("-kimg" if a.unit == "kimg" else ""))
     ref_text = ("1,000 held-out training images (trained on the other 5,000)" if a.ref == "holdout"
                 else "the bundled test split")
-    suite = parse_suite(suite_from_args(a, marks), "from the command line")
-    outcomes = run_suite(suite, train=not a.table_only, log=lambda *x, **k: print(*x, file=sys.stderr))
-    for o in outcomes:
-        if o.error:
-            print(f"error: {o.variant} seed {o.seed}: {o.error}", file=sys.stderr)
-    if not a.table_only:
-        write_results(suite, outcomes, Path(a.runs_dir))
-    rows = [r for o in outcomes for r in o.rows]
+    if a.from_json:
+        if a.json or a.table_only or a.overrides or a.tag:
+            raise SystemExit("error: --from-json tables and plots stored rows; --json, --table-only, --set and --tag "
+                             "apply to runs this command measures, so leave them out.")
+        renames = dict(r.split("=", 1) for r in a.rename)
+        merged = merge_json(a.from_json.split(","), renames)
+        shown = a.presets.split(",")
+        rows = sorted((r for r in merged if r["preset"] in shown and r["mark"] in marks),
+                      key=lambda r: (shown.index(r["preset"]), r["seed"], r["mark"]))
+        a.seeds = ",".join(str(s) for s in sorted({r["seed"] for r in rows}))
+    else:
+        suite = parse_suite(suite_from_args(a, marks), "from the command line")
+        outcomes = run_suite(suite, train=not a.table_only, log=lambda *x, **k: print(*x, file=sys.stderr))
+        for o in outcomes:
+            if o.error:
+                print(f"error: {o.variant} seed {o.seed}: {o.error}", file=sys.stderr)
+        if not a.table_only:
+            write_results(suite, outcomes, Path(a.runs_dir))
+        rows = [r for o in outcomes for r in o.rows]
     headers, lines = summarize(rows, marks, "min" if a.unit == "minutes" else "kimg")
     print(f"Machine: {machine()}; {a.threads} threads; FID n = {a.n} against {ref_text}; seeds {a.seeds}; "
           f"overrides: {a.overrides or 'none'}")
