@@ -14,15 +14,21 @@ each preset, its row with every 1x1 convolution run by ``F.conv2d`` instead of t
 method's sampling steps) on batches of 64 without gradients. FLOPs are counted by torch.utils.flop_counter
 (convolutions and matrix products, the bulk of the work; element-wise operations are not counted): G's forward per
 image, and one training step per real image.
-All rows come from one process, one after the other, so the ratios ("vs dcgan") are what to compare; absolute
-numbers move with whatever else the machine is doing.
+All rows come from one process, so the ratios ("vs dcgan") are what to compare; absolute numbers move with
+whatever else the machine is doing. By default each row is timed once, one row after the other, and a machine whose
+speed drifts during the run moves the later rows. ``--rounds R`` builds every row of a thread count first, then
+times them in R interleaved rounds of ``--seconds / R`` each, so drift hits every row alike: "train img/s" is then
+the median over rounds, "train range" the slowest and fastest round, and "vs dcgan" the median of the per-round
+ratios to the DCGAN row of the same round.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -51,8 +57,28 @@ class RandomStream:
         return Batch(self.x[:n].clone())
 
 
-def measure(preset: str, res: int, threads: int, seconds: float, overrides: list[str], channels: int = 1,
-            label: str = "") -> dict:
+@dataclass
+class Row:
+    """One row of the table: a preset (with overrides) built once, and what was timed of it."""
+
+    label: str
+    res: int
+    threads: int
+    plain_1x1: bool
+    method: object
+    stream: RandomStream
+    knobs: object
+    info: dict
+    train: list[float] = field(default_factory=list)  # images/s of each timed round
+
+    def layout(self):
+        """Where the row's layers run: the 1x1 convolutions as plain convolutions for a ``(1x1 as conv)`` row."""
+        return plain_pointwise() if self.plain_1x1 else contextlib.nullcontext()
+
+
+def build(preset: str, res: int, threads: int, overrides: list[str], channels: int = 1, label: str = "",
+          plain_1x1: bool = False) -> Row:
+    """The preset's method on random data, warmed up, with its parameters and FLOPs counted."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = load_config(preset, [f"data.resolution={res}", *overrides])
@@ -60,35 +86,59 @@ def measure(preset: str, res: int, threads: int, seconds: float, overrides: list
     knobs = method.initial_knobs()
     stream = RandomStream(cfg.train.batch_size, channels, res)
     params = {k: count_parameters(v) for k, v in method.nets.items()}
-    G = method.G
+    row = Row(label or preset, res, threads, plain_1x1, method, stream, knobs, {})
+    with row.layout():
+        with torch.no_grad(), FlopCounterMode(display=False) as fc:
+            method.G(torch.randn(8, method.G.z_dim))
+        g_flops = fc.get_total_flops() / 8
+        method.step(stream, knobs)  # warm-up
+        before = stream.images_seen
+        try:
+            with FlopCounterMode(display=False) as fc:
+                method.step(stream, knobs)
+            step_flops = fc.get_total_flops() / (stream.images_seen - before)
+        except RuntimeError:  # the flop counter's module hooks refuse autograd.grad inside a step (CFG's moves)
+            step_flops = float("nan")
+    row.info = {"G": params.get("G", 0), "D": params.get("D", 0),
+                "other": sum(v for k, v in params.items() if k not in ("G", "D")), "g_mflop": g_flops / 1e6,
+                "step_mflop": step_flops / 1e6 if step_flops == step_flops else "n/a"}
+    return row
+
+
+def time_train(row: Row, seconds: float) -> float:
+    """Training images/s of the row over at least ``seconds`` (and 2 steps)."""
+    torch.set_num_threads(row.threads)
+    with row.layout():
+        before, t0, steps = row.stream.images_seen, time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds or steps < 2:
+            row.method.step(row.stream, row.knobs)
+            steps += 1
+        ips = (row.stream.images_seen - before) / (time.perf_counter() - t0)
+    row.train.append(ips)
+    return ips
+
+
+def time_generate(row: Row, seconds: float) -> float:
+    """Images/s of G (and the method's sampling steps) on batches of 64 without gradients."""
+    torch.set_num_threads(row.threads)
+    G = row.method.G
     z = torch.randn(64, G.z_dim)
-    with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        G(z[:8])
-    g_flops = fc.get_total_flops() / 8
-    method.step(stream, knobs)  # warm-up
-    before = stream.images_seen
-    try:
-        with FlopCounterMode(display=False) as fc:
-            method.step(stream, knobs)
-        step_flops = fc.get_total_flops() / (stream.images_seen - before)
-    except RuntimeError:  # the flop counter's module hooks refuse autograd.grad inside a step (CFG's moves)
-        step_flops = float("nan")
-    before, t0, steps = stream.images_seen, time.perf_counter(), 0
-    while time.perf_counter() - t0 < seconds or steps < 2:
-        method.step(stream, knobs)
-        steps += 1
-    train_ips = (stream.images_seen - before) / (time.perf_counter() - t0)
     G.eval()
-    with torch.no_grad():
-        method.generate(G, z)
+    with row.layout(), torch.no_grad():
+        row.method.generate(G, z)
         t0, n = time.perf_counter(), 0
-        while time.perf_counter() - t0 < seconds / 4 or n < 2:
-            method.generate(G, z)
+        while time.perf_counter() - t0 < seconds or n < 2:
+            row.method.generate(G, z)
             n += 1
-    gen_ips = 64 * n / (time.perf_counter() - t0)
-    return {"preset": label or preset, "res": res, "threads": threads, "G": params.get("G", 0), "D": params.get("D", 0),
-            "other": sum(v for k, v in params.items() if k not in ("G", "D")), "g_mflop": g_flops / 1e6,
-            "step_mflop": step_flops / 1e6 if step_flops == step_flops else "n/a", "train": train_ips, "gen": gen_ips}
+    G.train()
+    return 64 * n / (time.perf_counter() - t0)
+
+
+def ratio_to_dcgan(row: Row, base: Row | None) -> str:
+    """The median over rounds of the row's images/s over the DCGAN row's of the same round."""
+    if base is None:
+        return "-"
+    return f"{statistics.median(a / b for a, b in zip(row.train, base.train)):.2f}x"
 
 
 def main() -> None:
@@ -101,6 +151,8 @@ def main() -> None:
     ap.add_argument("--row", action="append", default=[],
                     help="an extra row, PRESET:override,override (e.g. mspgsen:model.fused=false); repeatable")
     ap.add_argument("--channels", type=int, default=1, help="image channels (3: colour)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="time the rows of a thread count in this many interleaved rounds (median and range)")
     ap.add_argument("--plain-1x1", action="store_true",
                     help="after each preset, a row of it with 1x1 convolutions run as convolutions (the code before)")
     a = ap.parse_args()
@@ -112,22 +164,43 @@ def main() -> None:
     for spec in a.row:
         preset, _, over = spec.partition(":")
         jobs.append((preset, [o for o in over.split(",") if o], spec, False))
-    rows = []
+    if a.rounds < 1:
+        raise SystemExit(f"error: --rounds must be at least 1, got {a.rounds}.")
+    done: list[tuple[Row, float]] = []
     for res in (int(r) for r in a.res.split(",")):
         for th in (int(t) for t in a.threads.split(",")):
-            for preset, extra, label, plain in jobs:
-                with plain_pointwise() if plain else contextlib.nullcontext():
-                    r = measure(preset, res, th, a.seconds, [*a.overrides, *extra], a.channels, label)
-                rows.append(r)
-                print(f"  {label} {res}px @ {th} threads: train {r['train']:.1f} img/s", file=sys.stderr, flush=True)
-    base = {(r["res"], r["threads"]): r["train"] for r in rows if r["preset"] == "dcgan"}
-    print(f"Machine: {machine()}; overrides: {a.overrides or 'none'}")
-    print(table(["preset", "res", "threads", "G params", "D params", "other params", "G MFLOP/img", "step MFLOP/img",
-                 "train img/s", "generate img/s", "train vs dcgan"],
-                [[r["preset"], r["res"], r["threads"], f"{r['G']:,}", f"{r['D']:,}", f"{r['other']:,}", r["g_mflop"],
-                  r["step_mflop"], r["train"], r["gen"],
-                  (f"{r['train'] / base[(r['res'], r['threads'])]:.2f}x" if (r["res"], r["threads"]) in base else "-")]
-                 for r in rows]))
+            if a.rounds == 1:  # one row at a time: only one method is held in memory
+                for preset, extra, label, plain in jobs:
+                    row = build(preset, res, th, [*a.overrides, *extra], a.channels, label, plain)
+                    time_train(row, a.seconds)
+                    done.append((row, time_generate(row, a.seconds / 4)))
+                    row.method = None  # free it before the next row is built
+                    print(f"  {label} {res}px @ {th} threads: train {row.train[0]:.1f} img/s", file=sys.stderr,
+                          flush=True)
+                continue
+            group = [build(preset, res, th, [*a.overrides, *extra], a.channels, label, plain)
+                     for preset, extra, label, plain in jobs]
+            for r in range(a.rounds):
+                for row in group:
+                    time_train(row, a.seconds / a.rounds)
+                print(f"  {res}px @ {th} threads, round {r + 1}/{a.rounds}: "
+                      + ", ".join(f"{row.label} {row.train[-1]:.0f}" for row in group), file=sys.stderr, flush=True)
+            for row in group:
+                done.append((row, time_generate(row, a.seconds / 4)))
+                row.method = None
+    base = {(r.res, r.threads): r for r, _ in done if r.label == "dcgan"}
+    headers = ["preset", "res", "threads", "G params", "D params", "other params", "G MFLOP/img", "step MFLOP/img",
+               "train img/s"] + (["train range"] if a.rounds > 1 else []) + ["generate img/s", "train vs dcgan"]
+    lines = []
+    for r, gen in done:
+        i = r.info
+        lines.append([r.label, r.res, r.threads, f"{i['G']:,}", f"{i['D']:,}", f"{i['other']:,}", i["g_mflop"],
+                      i["step_mflop"], statistics.median(r.train)]
+                     + ([f"{min(r.train):.0f}-{max(r.train):.0f}"] if a.rounds > 1 else [])
+                     + [gen, ratio_to_dcgan(r, base.get((r.res, r.threads)))])
+    print(f"Machine: {machine()}; overrides: {a.overrides or 'none'}"
+          + (f"; {a.rounds} interleaved rounds of {a.seconds / a.rounds:g} s per row" if a.rounds > 1 else ""))
+    print(table(headers, lines))
 
 
 if __name__ == "__main__":

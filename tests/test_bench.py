@@ -247,28 +247,3 @@ def test_an_interrupted_training_is_not_measured_and_resumes(runs, tmp_path, mon
     a, b = weights(runs / "plain-s0"), weights(whole.run_dir)
     assert all(torch.equal(a["nets"][k], b["nets"][k]) for k in a["nets"])
 
-
-def test_fid_vs_time_merges_stored_rows_by_variant(tmp_path):
-    """benchmarks/fid_vs_time.py --from-json: a variant in a later file replaces that variant's earlier rows, after
-    --rename; the other variants' rows are kept."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fid_vs_time.py"
-    spec = importlib.util.spec_from_file_location("fid_vs_time", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-
-    def row(variant, seed, mark, fid):
-        return {"variant": variant, "preset": variant, "seed": seed, "mark": mark, "fid": fid}
-
-    old = tmp_path / "old.json"
-    old.write_text(json.dumps([row("default", 0, 10.0, 50.0), row("dcgan", 0, 10.0, 38.0)]))
-    new = tmp_path / "new.json"
-    new.write_text(json.dumps([row("default-new", 0, 10.0, 48.0), row("default-new", 0, 20.0, 42.0)]))
-    rows = mod.merge_json([str(old), str(new)], {"default-new": "default"})
-    got = sorted((r["preset"], r["mark"], r["fid"]) for r in rows)
-    assert got == [("dcgan", 10.0, 38.0), ("default", 10.0, 48.0), ("default", 20.0, 42.0)]
-    assert mod.merge_json([str(old), str(new)], {})[-1]["preset"] == "default-new"  # no rename: a variant of its own
-    with pytest.raises(SystemExit, match="cannot read rows"):
-        mod.merge_json([str(tmp_path / "missing.json")], {})

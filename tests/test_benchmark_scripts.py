@@ -1,0 +1,70 @@
+"""The benchmark scripts' own logic (benchmarks/ is not a package: each script is loaded from its file).
+
+No timing is asserted here: speed is what the scripts print, on a quiet machine. These tests check that a script
+runs end to end on a tiny case and that its bookkeeping (merging stored rows, interleaved rounds, ratios) is right.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name: str):
+    sys.path.insert(0, str(BENCH))  # the scripts import their neighbours (_common, throughput)
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod  # dataclasses look their module up by name
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_fid_vs_time_merges_stored_rows_by_variant(tmp_path):
+    """--from-json: a variant in a later file replaces that variant's earlier rows, after --rename; the other
+    variants' rows are kept."""
+    mod = load("fid_vs_time")
+
+    def row(variant, seed, mark, fid):
+        return {"variant": variant, "preset": variant, "seed": seed, "mark": mark, "fid": fid}
+
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps([row("default", 0, 10.0, 50.0), row("dcgan", 0, 10.0, 38.0)]))
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps([row("default-new", 0, 10.0, 48.0), row("default-new", 0, 20.0, 42.0)]))
+    rows = mod.merge_json([str(old), str(new)], {"default-new": "default"})
+    got = sorted((r["preset"], r["mark"], r["fid"]) for r in rows)
+    assert got == [("dcgan", 10.0, 38.0), ("default", 10.0, 48.0), ("default", 20.0, 42.0)]
+    assert mod.merge_json([str(old), str(new)], {})[-1]["preset"] == "default-new"  # no rename: a variant of its own
+    with pytest.raises(SystemExit, match="cannot read rows"):
+        mod.merge_json([str(tmp_path / "missing.json")], {})
+
+
+def test_throughput_interleaved_rounds_table(monkeypatch, capsys):
+    """--rounds 2: every row is timed in each round, the table gains the range column, and DCGAN's own ratio to
+    itself is 1.00x in every round."""
+    mod = load("throughput")
+    monkeypatch.setattr(sys, "argv", ["throughput.py", "--presets", "dcgan", "--row", "dcgan:model.ngf=16",
+                                      "--threads", "1", "--seconds", "0.01", "--rounds", "2"])
+    mod.main()
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("| preset"))
+    assert "train range" in header and "2 interleaved rounds" in out
+    lines = [line for line in out.splitlines() if line.startswith("| dcgan")]
+    assert len(lines) == 2 and lines[0].rstrip(" |").endswith("1.00x")
+    assert lines[1].split("|")[3].strip() == "1"  # threads
+
+
+def test_throughput_ratio_is_the_median_of_per_round_ratios():
+    mod = load("throughput")
+    row = mod.Row("x", 32, 1, False, None, None, None, {}, train=[10.0, 20.0, 30.0])
+    base = mod.Row("dcgan", 32, 1, False, None, None, None, {}, train=[10.0, 40.0, 15.0])
+    assert mod.ratio_to_dcgan(row, base) == "1.00x"  # per round 1.0, 0.5, 2.0; the ratio of the medians is 1.33
+    assert mod.ratio_to_dcgan(row, None) == "-"
