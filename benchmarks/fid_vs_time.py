@@ -78,6 +78,9 @@ def merge_json(paths: list[str], renames: dict[str, str]) -> list[dict]:
             rows = json.loads(Path(path).read_text())
         except (OSError, ValueError) as e:
             raise SystemExit(f"error: cannot read rows from {path} ({e}); give files written by --json.")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and "preset" in r for r in rows):
+            raise SystemExit(f"error: {path} does not hold the rows --json writes (a list of rows with a 'preset'); "
+                             f"give files written by --json.")
         mine: dict[str, list[dict]] = {}
         for r in rows:
             name = renames.get(r.get("variant", r["preset"]), r.get("variant", r["preset"]))
@@ -148,6 +151,9 @@ def main() -> None:
         if a.json or a.table_only or a.overrides or a.tag:
             raise SystemExit("error: --from-json tables and plots stored rows; --json, --table-only, --set and --tag "
                              "apply to runs this command measures, so leave them out.")
+        bad = [r for r in a.rename if "=" not in r]
+        if bad:
+            raise SystemExit(f"error: --rename takes OLD=NEW, got {bad[0]!r}.")
         renames = dict(r.split("=", 1) for r in a.rename)
         merged = merge_json(a.from_json.split(","), renames)
         shown = a.presets.split(",")

@@ -169,25 +169,19 @@ def main() -> None:
     done: list[tuple[Row, float]] = []
     for res in (int(r) for r in a.res.split(",")):
         for th in (int(t) for t in a.threads.split(",")):
-            if a.rounds == 1:  # one row at a time: only one method is held in memory
-                for preset, extra, label, plain in jobs:
-                    row = build(preset, res, th, [*a.overrides, *extra], a.channels, label, plain)
-                    time_train(row, a.seconds)
-                    done.append((row, time_generate(row, a.seconds / 4)))
-                    row.method = None  # free it before the next row is built
-                    print(f"  {label} {res}px @ {th} threads: train {row.train[0]:.1f} img/s", file=sys.stderr,
+            # one round: each row alone, so only one method is held in memory; more: all rows, interleaved
+            for group_jobs in ([[j] for j in jobs] if a.rounds == 1 else [jobs]):
+                group = [build(preset, res, th, [*a.overrides, *extra], a.channels, label, plain)
+                         for preset, extra, label, plain in group_jobs]
+                for r in range(a.rounds):
+                    for row in group:
+                        time_train(row, a.seconds / a.rounds)
+                    print(f"  {res}px @ {th} threads, round {r + 1}/{a.rounds}: "
+                          + ", ".join(f"{row.label} {row.train[-1]:.1f} img/s" for row in group), file=sys.stderr,
                           flush=True)
-                continue
-            group = [build(preset, res, th, [*a.overrides, *extra], a.channels, label, plain)
-                     for preset, extra, label, plain in jobs]
-            for r in range(a.rounds):
                 for row in group:
-                    time_train(row, a.seconds / a.rounds)
-                print(f"  {res}px @ {th} threads, round {r + 1}/{a.rounds}: "
-                      + ", ".join(f"{row.label} {row.train[-1]:.0f}" for row in group), file=sys.stderr, flush=True)
-            for row in group:
-                done.append((row, time_generate(row, a.seconds / 4)))
-                row.method = None
+                    done.append((row, time_generate(row, a.seconds / 4)))
+                    row.method = None  # free it before the next group is built
     base = {(r.res, r.threads): r for r, _ in done if r.label == "dcgan"}
     headers = ["preset", "res", "threads", "G params", "D params", "other params", "G MFLOP/img", "step MFLOP/img",
                "train img/s"] + (["train range"] if a.rounds > 1 else []) + ["generate img/s", "train vs dcgan"]
