@@ -40,10 +40,16 @@ class OptimConfig:
     eps: float = 1e-8  # Optimizer epsilon.
     weight_decay: float = 0.0  # Decoupled for AdamW, L2 otherwise.
     alpha: float = 0.99  # RMSprop smoothing constant.
+    impl: Literal["auto", "fused", "foreach", "loop"] = "auto"  # How torch runs the update (the same update,
+    # rounded differently): fused, one kernel per parameter; foreach, batched over parameters; loop, a few operations
+    # per parameter; auto, fused where torch has it (adam, adamw, sgd).
 
     def check(self, where: str) -> None:
         if self.lr_g <= 0 or self.lr_d <= 0:
             raise ConfigError(f"'{where}.lr_g' and '{where}.lr_d' must be positive.")
+        if self.impl == "fused" and self.name == "rmsprop":
+            raise ConfigError(f"'{where}.impl=fused' does not exist for rmsprop in torch; use 'auto', 'foreach' "
+                              "or 'loop'.")
 
 
 @dataclass

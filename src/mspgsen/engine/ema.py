@@ -26,7 +26,8 @@ def ema_beta(batch: int, images_seen: int, half_life_kimg: float, rampup: float)
 
 @torch.no_grad()
 def update_ema(ema: nn.Module, G: nn.Module, beta: float) -> None:
-    for pe, p in zip(ema.parameters(), G.parameters()):
-        pe.lerp_(p.detach(), 1.0 - beta)
+    """ema <- beta * ema + (1 - beta) * G, for all of G's parameters in one batched call (hundreds of tensors in the
+    multi-scale generators: one ``lerp_`` each would cost a Python round trip per tensor, every step)."""
+    torch._foreach_lerp_(list(ema.parameters()), [p.detach() for p in G.parameters()], 1.0 - beta)
     for be, b in zip(ema.buffers(), G.buffers()):
         be.copy_(b)

@@ -20,7 +20,8 @@ from .checkpoint import latest_checkpoint
 #: Keys that may differ when a run is resumed.
 RESUMABLE_KEYS = {"train.steps", "train.kimg", "train.minutes", "train.progress", "train.tensorboard",
                   "train.threads", "train.device", "train.log_every", "train.sample_every", "train.ckpt_every",
-                  "train.keep_last", "train.compile", "train.channels_last", "eval.every_kimg", "eval.n", "eval.batch_size"}
+                  "train.keep_last", "train.compile", "train.channels_last", "eval.every_kimg", "eval.n", "eval.batch_size",
+                   "optim.impl"}
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

@@ -28,21 +28,55 @@ from ..shard import local_draw
 METHODS: Registry = Registry("method")
 
 
+_HAS_FUSED = ("adam", "adamw", "sgd")  # torch's optimizers with a fused (one kernel per parameter) update
+
+
+def impl_kwargs(name: str, impl: str) -> dict:
+    """torch's keyword for ``optim.impl``: ``fused``/``foreach`` flags, or nothing (torch's default).
+
+    Why fused by default: the per-parameter update of a loop costs ~10 small operations per tensor, and the multi-scale
+    models hold hundreds of tensors, so on a CPU that fixed cost is a visible part of a step (docs/benchmarks.md).
+    """
+    if impl == "auto":
+        return {"fused": True} if name in _HAS_FUSED else {}
+    if impl == "fused":
+        return {"fused": True}
+    return {"foreach": impl == "foreach"}
+
+
 def make_optimizer(params: Iterable[nn.Parameter], optim_cfg: Any, lr: float, betas: Optional[tuple] = None) -> torch.optim.Optimizer:
-    """One optimizer per network, of the kind ``cfg.optim.name`` names."""
+    """One optimizer per network, of the kind ``cfg.optim.name`` names, run the way ``cfg.optim.impl`` says."""
     params = [p for p in params if p.requires_grad]
     name = optim_cfg.name
+    how = impl_kwargs(name, getattr(optim_cfg, "impl", "auto"))
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, betas=betas or tuple(optim_cfg.betas), eps=optim_cfg.eps,
-                                weight_decay=optim_cfg.weight_decay)
+                                weight_decay=optim_cfg.weight_decay, **how)
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, betas=betas or tuple(optim_cfg.betas), eps=optim_cfg.eps,
-                                 weight_decay=optim_cfg.weight_decay)
+                                 weight_decay=optim_cfg.weight_decay, **how)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=optim_cfg.alpha, eps=optim_cfg.eps, weight_decay=optim_cfg.weight_decay)
+        return torch.optim.RMSprop(params, lr=lr, alpha=optim_cfg.alpha, eps=optim_cfg.eps,
+                                   weight_decay=optim_cfg.weight_decay, **how)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=optim_cfg.weight_decay)
+        return torch.optim.SGD(params, lr=lr, weight_decay=optim_cfg.weight_decay, **how)
     raise ValueError(name)
+
+
+def load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
+    """Load a saved optimizer state but keep how ``opt`` runs its update (``optim.impl``).
+
+    torch's ``load_state_dict`` takes the saved groups' ``fused``/``foreach`` flags, so a run resumed under another
+    ``optim.impl`` (or made before fused updates became the default) would silently go on the saved way. The state
+    itself has the same layout in every form; only fused updates want the step counts on the parameters' device.
+    """
+    how = {key: opt.param_groups[0][key] for key in ("fused", "foreach") if key in opt.param_groups[0]}
+    opt.load_state_dict(state)
+    for group in opt.param_groups:
+        group.update(how)
+    for p, st in opt.state.items():
+        if torch.is_tensor(st.get("step")):
+            st["step"] = st["step"].to(device=p.device if how.get("fused") else "cpu", dtype=torch.float32)
 
 
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
@@ -118,5 +152,5 @@ class Method:
     def load_state_dict(self, state: dict) -> None:
         self.nets.load_state_dict(state["nets"])
         for k, o in self.optimizers.items():
-            o.load_state_dict(state["optimizers"][k])
+            load_optimizer_state(o, state["optimizers"][k])
         self.load_extra_state(state.get("extra", {}))
