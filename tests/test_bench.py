@@ -247,3 +247,31 @@ def test_an_interrupted_training_is_not_measured_and_resumes(runs, tmp_path, mon
     a, b = weights(runs / "plain-s0"), weights(whole.run_dir)
     assert all(torch.equal(a["nets"][k], b["nets"][k]) for k in a["nets"])
 
+
+
+def test_a_stop_request_at_a_mark_is_not_lost(runs, monkeypatch):
+    """SIGTERM arriving as a run reaches its mark (the trainer ends by budget, with the request noted) stops the
+    runner there, before measuring and long before training to the next mark; the next call measures that mark."""
+    import signal
+
+    import mspgsen.api
+    from mspgsen.errors import Interrupted
+
+    spec = toy_suite(runs, seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}])
+    suite = parse_suite(spec)
+    real_train, calls = mspgsen.api.train, []
+
+    def late_request(config, **kw):  # the budget was reached, and a SIGTERM came in before the trainer returned
+        res = real_train(config, **kw)
+        calls.append(res.step)
+        res.signal = int(signal.SIGTERM)
+        return res
+
+    monkeypatch.setattr(mspgsen.api, "train", late_request)
+    with pytest.raises(Interrupted) as e:
+        run_suite(suite, log=lambda *a, **k: None)
+    assert e.value.code == 143 and "at its mark 6" in str(e.value) and calls == [6]
+    assert not (runs / "plain-s0" / "bench.jsonl").exists()
+    monkeypatch.setattr(mspgsen.api, "train", real_train)
+    done = run_suite(suite, log=lambda *a, **k: None)[0]
+    assert [r["mark"] for r in done.rows] == [6, 12] and [r["step"] for r in done.rows] == [6, 12]

@@ -161,6 +161,10 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
             if res.stopped_by == "interrupted":  # never measure a run short of its mark as if it were there
                 raise Interrupted(f"Interrupted {run_dir.name} at step {res.step} with its checkpoint written; run the "
                                   f"same command again to resume it exactly.", code=res.exit_code)
+            if res.signal:  # the stop request came as the run reached its mark: honour it, measure next time
+                raise Interrupted(f"Stopped {run_dir.name} on request at its mark {mark:g} (step {res.step}) with its "
+                                  f"checkpoint written; run the same command again to measure it and go on.",
+                                  code=res.exit_code)
         G = load_generator(run_dir, ema=suite.ema, device=measure_device(), log=log)
         if reference is None and any(m in ("fid", "kid", "pr", "dc", "cls") for m in suite.metrics):
             from .measure import reference_for
