@@ -275,3 +275,19 @@ def test_a_stop_request_at_a_mark_is_not_lost(runs, monkeypatch):
     monkeypatch.setattr(mspgsen.api, "train", real_train)
     done = run_suite(suite, log=lambda *a, **k: None)[0]
     assert [r["mark"] for r in done.rows] == [6, 12] and [r["step"] for r in done.rows] == [6, 12]
+
+
+def test_a_diverged_run_is_not_trained_again_and_keeps_its_marks(runs):
+    """A run that diverged would diverge again from its last good checkpoint on every call: the runner reports it
+    (with the marks it measured before) and goes on, unless asked to retry."""
+    from mspgsen.engine.status import write_status
+
+    spec = toy_suite(runs, seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}], budget={"steps": 6})
+    run_suite(parse_suite(spec), log=lambda *a, **k: None)
+    write_status(runs / "plain-s0", "diverged", 9, 0.3, "G's loss reached 4.5e14 at step 9.")
+    suite = parse_suite({**spec, "budget": {"steps": 12}, "marks": [6]})
+    out = run_suite(suite, log=lambda *a, **k: None)[0]
+    assert "diverged at step 9 when last trained (G's loss reached 4.5e14 at step 9)" in out.error
+    assert [r["mark"] for r in out.rows] == [6] and latest_checkpoint(runs / "plain-s0" / "checkpoints").name.endswith("6.pt")
+    out = run_suite(suite, log=lambda *a, **k: None, retry_diverged=True)[0]
+    assert out.error is None and [r["mark"] for r in out.rows] == [6, 12]

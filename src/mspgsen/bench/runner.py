@@ -132,7 +132,26 @@ def run_overrides(suite: Suite, variant: Variant, seed: int) -> list[str]:
     return fixed + suite.overrides + variant.overrides
 
 
-def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] = print) -> RunOutcome:
+def logged_rows(suite: Suite, variant: Variant, seed: int) -> list[dict]:
+    """The rows a run has measured already at the suite's marks (from its log; nothing is trained or measured)."""
+    return [{**r, "variant": variant.name, "seed": seed}
+            for m, r in sorted(read_log(suite.run_dir(variant, seed) / suite.log_name).items()) if m in suite.marks]
+
+
+def check_not_diverged(run_dir: Path) -> None:
+    """Refuse to train a run again that diverged when last trained: it would go the same way from its last good
+    checkpoint (training is deterministic), costing the time to get there again on every call of the suite."""
+    from ..engine.status import read_status
+
+    st = read_status(run_dir) if run_dir.is_dir() else None
+    if st and st.get("state") == "diverged":
+        why = f" ({st['note'].rstrip('.')})" if st.get("note") else ""
+        raise MspgsenError(f"{run_dir.name} diverged at step {st.get('step')} when last trained{why}; it is not "
+                           f"trained again (--retry-diverged tries it once more from its last good checkpoint).")
+
+
+def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] = print,
+            retry_diverged: bool = False) -> RunOutcome:
     """Bring one run through every mark of the suite, measuring at each; returns its rows (old and new)."""
     from ..api import load_generator, train
     from ..engine.logger import read_stats
@@ -141,6 +160,8 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
     out = RunOutcome(variant.name, seed, run_dir)
     log_path = run_dir / suite.log_name
     done = read_log(log_path)
+    if not retry_diverged and any(m not in done for m in suite.marks):
+        check_not_diverged(run_dir)
     reference = None
     for mark in suite.marks:
         if mark in done:
@@ -192,52 +213,57 @@ def _quiet_log(prefix: str) -> Callable[..., None]:
     return log
 
 
-def _task(suite: Suite, variant: Variant, seed: int) -> RunOutcome:
+def _stopped(suite: Suite, variant: Variant, seed: int, error: str) -> RunOutcome:
+    """The outcome of a run stopped by a user error: the sentence, and the marks it had measured before."""
+    return RunOutcome(variant.name, seed, suite.run_dir(variant, seed), rows=logged_rows(suite, variant, seed),
+                      error=error)
+
+
+def _task(suite: Suite, variant: Variant, seed: int, retry_diverged: bool = False) -> RunOutcome:
     """One run in a worker process; a user error (a diverged run, a refused config) is kept as that run's result."""
     import torch
 
     torch.set_num_threads(suite.threads)
     name = suite.run_name.format(variant=variant.name, seed=seed)
     try:
-        return run_one(suite, variant, seed, log=_quiet_log(f"[{name}]"))
+        return run_one(suite, variant, seed, log=_quiet_log(f"[{name}]"), retry_diverged=retry_diverged)
     except Interrupted:
         raise
     except MspgsenError as e:
-        return RunOutcome(variant.name, seed, suite.run_dir(variant, seed), error=str(e))
+        return _stopped(suite, variant, seed, str(e))
 
 
-def run_suite(suite: Suite, jobs: int = 1, train: bool = True, log: Callable[..., None] = print) -> list[RunOutcome]:
+def run_suite(suite: Suite, jobs: int = 1, train: bool = True, log: Callable[..., None] = print,
+              retry_diverged: bool = False) -> list[RunOutcome]:
     """Every run of the suite, ``jobs`` at a time in separate processes (1: in this process).
 
-    ``train=False`` only collects what is measured already (nothing is trained or measured).
+    ``train=False`` only collects what is measured already (nothing is trained or measured). A run that diverged
+    when last trained is not trained again unless ``retry_diverged``; its measured marks are kept either way.
     """
     if jobs < 1:
         raise MspgsenError(f"--jobs must be at least 1, got {jobs}.")
     tasks = suite.tasks()
     if not train:
-        return [RunOutcome(v.name, s, suite.run_dir(v, s),
-                           rows=[{**r, "variant": v.name, "seed": s}
-                                 for m, r in sorted(read_log(suite.run_dir(v, s) / suite.log_name).items())
-                                 if m in suite.marks]) for v, s in tasks]
+        return [RunOutcome(v.name, s, suite.run_dir(v, s), rows=logged_rows(suite, v, s)) for v, s in tasks]
     Path(suite.runs_dir).mkdir(parents=True, exist_ok=True)
     if jobs == 1:
         outcomes = []
         for v, s in tasks:
             log(f"bench: {suite.run_name.format(variant=v.name, seed=s)}")
             try:
-                outcomes.append(run_one(suite, v, s, log=log))
+                outcomes.append(run_one(suite, v, s, log=log, retry_diverged=retry_diverged))
             except Interrupted:
                 raise
             except MspgsenError as e:
                 log(f"bench: {suite.run_name.format(variant=v.name, seed=s)} stopped: {e}")  # now, not only at the end
-                outcomes.append(RunOutcome(v.name, s, suite.run_dir(v, s), error=str(e)))
+                outcomes.append(_stopped(suite, v, s, str(e)))
         return outcomes
     import multiprocessing
 
     # a fresh spawned process per run: no torch state, thread setting or memory carries from one run to the next
     pool = multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1)
     try:
-        pending = [pool.apply_async(_task, (suite, v, s)) for v, s in tasks]
+        pending = [pool.apply_async(_task, (suite, v, s, retry_diverged)) for v, s in tasks]
         pool.close()
         outcomes = [p.get() for p in pending]
         pool.join()

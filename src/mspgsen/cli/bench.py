@@ -21,6 +21,9 @@ def add_bench(sub, fmt) -> None:
     p.add_argument("--variants", default=None, help="only these comma-separated variants of the suite")
     p.add_argument("--table-only", action="store_true", help="write the results of what is measured; train nothing")
     p.add_argument("--no-report", action="store_true", help="skip the HTML comparison report")
+    p.add_argument("--retry-diverged", action="store_true",
+                   help="train runs that diverged when last trained once more from their last good checkpoint "
+                        "(default: report them as stopped and go on)")
     p.set_defaults(func=run_bench)
 
 
@@ -50,7 +53,7 @@ def run_bench(args) -> int:
     if args.runs_dir:
         suite.runs_dir = Path(args.runs_dir)
     _subset(suite, args.seeds, args.variants)
-    outcomes = run_suite(suite, jobs=args.jobs, train=not args.table_only)
+    outcomes = run_suite(suite, jobs=args.jobs, train=not args.table_only, retry_diverged=args.retry_diverged)
     paths = write_results(suite, outcomes, Path(args.out or suite.runs_dir), jobs=args.jobs,
                           report=False if args.no_report else None)
     print(paths["table"].read_text())
