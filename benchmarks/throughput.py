@@ -4,6 +4,7 @@
     python benchmarks/throughput.py --presets dcgan,msggan,mspgsen --res 32,64 --threads 1
     python benchmarks/throughput.py --presets mspgsen --set model.dema=false   # the cost of one component
     python benchmarks/throughput.py --presets dcgan,mspgsen --row mspgsen:model.fused=false   # old code beside new
+    python benchmarks/throughput.py --presets dcgan --row dcgan:train.compile=true   # torch.compile beside eager
 
 Each preset trains through its own method (``Method.step``: WGAN-GP's five critic steps, a CFG stage... all
 count) on random images of the bundled data's shape (1 channel; ``--channels 3`` for colour), after warm-up
@@ -13,7 +14,8 @@ each preset, its row with every 1x1 convolution run by ``F.conv2d`` instead of t
 ``mspgsen.nn.layers.pointwise_conv`` (the same weights; the code before that change). "generate img/s" is G (and the
 method's sampling steps) on batches of 64 without gradients. FLOPs are counted by torch.utils.flop_counter
 (convolutions and matrix products, the bulk of the work; element-wise operations are not counted): G's forward per
-image, and one training step per real image.
+image, and one training step per real image. "first step s" is the warm-up step's time: with ``train.compile=true``
+in a row's overrides its networks are compiled in place (as the trainer does) and that step includes compiling.
 All rows come from one process, so the ratios ("vs dcgan") are what to compare; absolute numbers move with
 whatever else the machine is doing. By default each row is timed once, one row after the other, and a machine whose
 speed drifts during the run moves the later rows. ``--rounds R`` builds every row of a thread count first, then
@@ -39,6 +41,7 @@ from _common import machine, table  # noqa: E402
 
 from mspgsen.config import load_config, preset_names  # noqa: E402
 from mspgsen.data.stream import Batch  # noqa: E402
+from mspgsen.engine.accel import apply_accel, check_accel  # noqa: E402
 from mspgsen.engine.build import build_method  # noqa: E402
 from mspgsen.models.base import DataSpec, count_parameters  # noqa: E402
 from mspgsen.nn.layers import plain_pointwise  # noqa: E402
@@ -83,6 +86,9 @@ def build(preset: str, res: int, threads: int, overrides: list[str], channels: i
     torch.manual_seed(0)
     cfg = load_config(preset, [f"data.resolution={res}", *overrides])
     method = build_method(cfg, DataSpec(res, channels), torch.device("cpu"))
+    if cfg.train.compile:  # a train.compile=true row: the networks compiled in place, as the trainer does
+        check_accel(cfg, torch.device("cpu"), 1)
+        apply_accel(method, cfg)
     knobs = method.initial_knobs()
     stream = RandomStream(cfg.train.batch_size, channels, res)
     params = {k: count_parameters(v) for k, v in method.nets.items()}
@@ -91,7 +97,9 @@ def build(preset: str, res: int, threads: int, overrides: list[str], channels: i
         with torch.no_grad(), FlopCounterMode(display=False) as fc:
             method.G(torch.randn(8, method.G.z_dim))
         g_flops = fc.get_total_flops() / 8
-        method.step(stream, knobs)  # warm-up
+        t0 = time.perf_counter()
+        method.step(stream, knobs)  # warm-up (with train.compile: the compilation)
+        warmup = time.perf_counter() - t0
         before = stream.images_seen
         try:
             with FlopCounterMode(display=False) as fc:
@@ -101,7 +109,7 @@ def build(preset: str, res: int, threads: int, overrides: list[str], channels: i
             step_flops = float("nan")
     row.info = {"G": params.get("G", 0), "D": params.get("D", 0),
                 "other": sum(v for k, v in params.items() if k not in ("G", "D")), "g_mflop": g_flops / 1e6,
-                "step_mflop": step_flops / 1e6 if step_flops == step_flops else "n/a"}
+                "step_mflop": step_flops / 1e6 if step_flops == step_flops else "n/a", "warmup_s": warmup}
     return row
 
 
@@ -184,14 +192,15 @@ def main() -> None:
                     row.method = None  # free it before the next group is built
     base = {(r.res, r.threads): r for r, _ in done if r.label == "dcgan"}
     headers = ["preset", "res", "threads", "G params", "D params", "other params", "G MFLOP/img", "step MFLOP/img",
-               "train img/s"] + (["train range"] if a.rounds > 1 else []) + ["generate img/s", "train vs dcgan"]
+               "train img/s"] + (["train range"] if a.rounds > 1 else []) + ["generate img/s", "train vs dcgan",
+                                                                             "first step s"]
     lines = []
     for r, gen in done:
         i = r.info
         lines.append([r.label, r.res, r.threads, f"{i['G']:,}", f"{i['D']:,}", f"{i['other']:,}", i["g_mflop"],
                       i["step_mflop"], statistics.median(r.train)]
                      + ([f"{min(r.train):.0f}-{max(r.train):.0f}"] if a.rounds > 1 else [])
-                     + [gen, ratio_to_dcgan(r, base.get((r.res, r.threads)))])
+                     + [gen, ratio_to_dcgan(r, base.get((r.res, r.threads))), i["warmup_s"]])
     print(f"Machine: {machine()}; overrides: {a.overrides or 'none'}"
           + (f"; {a.rounds} interleaved rounds of {a.seconds / a.rounds:g} s per row" if a.rounds > 1 else ""))
     print(table(headers, lines))

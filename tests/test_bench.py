@@ -291,3 +291,78 @@ def test_a_diverged_run_is_not_trained_again_and_keeps_its_marks(runs):
     assert [r["mark"] for r in out.rows] == [6] and latest_checkpoint(runs / "plain-s0" / "checkpoints").name.endswith("6.pt")
     out = run_suite(suite, log=lambda *a, **k: None, retry_diverged=True)[0]
     assert out.error is None and [r["mark"] for r in out.rows] == [6, 12]
+
+
+def test_ledger_carries_measured_rows_to_a_machine_without_the_run_folders(runs, tmp_path):
+    """A suite measured in one session goes on in the next although its run folders are gone: the ledger's rows
+    count as measured, only the missing mark is trained (from the start) and measured, and the table says where
+    each row came from."""
+    import shutil
+
+    from mspgsen.bench.ledger import read_ledger
+
+    ledger = tmp_path / "results" / "toy.jsonl"
+    one = {"seeds": [0], "variants": [{"name": "plain", "config": TOY_CFG}], "ledger": str(ledger), "marks": [3, 6]}
+    first = run_suite(parse_suite(toy_suite(runs, **one, budget={"steps": 6})), log=lambda *a, **k: None)[0]
+    rows = read_ledger(ledger)
+    assert [(r["mark"], r["step"]) for r in rows] == [(3.0, 3), (6.0, 6)]
+    assert len({r["spec"] for r in rows}) == 1 and all(r["machine"] and r["device"] == "cpu" for r in rows)
+    shutil.rmtree(runs)  # the next session: a fresh checkout with the ledger, no runs
+    suite = parse_suite(toy_suite(runs, **one, budget={"steps": 12}))
+    again = run_suite(suite, log=lambda *a, **k: None)[0]
+    assert again.trained and [(r["mark"], r["step"]) for r in again.rows] == [(3.0, 3), (6.0, 6), (12.0, 12)]
+    assert again.rows[1]["modes"] == first.rows[1]["modes"]  # the ledger's row, not a new measurement
+    assert sorted(read_log(runs / "plain-s0" / "bench.jsonl")) == [12.0]  # only the missing mark was measured
+    assert [r["mark"] for r in read_ledger(ledger)] == [3.0, 6.0, 12.0]
+    shutil.rmtree(runs)
+    done = run_suite(suite, log=lambda *a, **k: None)[0]
+    assert not done.trained and len(done.rows) == 3 and not (runs / "plain-s0").exists()
+    text = write_results(suite, [done], tmp_path / "out")["table"].read_text()
+    assert f"- ledger: `{ledger}`" in text and "device cpu, 1 thread(s): 3 rows, " in text
+    # a changed specification (an override, or an edited preset) does not reuse the rows, nor does --no-ledger
+    changed = parse_suite(toy_suite(runs, **{**one, "set": ["optim.lr_d=5e-4"]}, budget={"steps": 6}))
+    assert run_suite(changed, train=False)[0].rows == []
+    assert run_suite(parse_suite(toy_suite(runs, **one, budget={"steps": 6})), train=False)[0].rows != []
+
+
+def test_ledger_rows_lacking_a_metric_the_suite_asks_for_do_not_count(runs, tmp_path):
+    from mspgsen.bench.ledger import append_ledger, ledger_marks, spec_key, variant_spec
+
+    ledger = tmp_path / "l.jsonl"
+    suite = parse_suite(toy_suite(runs, seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}], ledger=str(ledger),
+                                  metrics=["modes", "osc"], marks=[6]))
+    v = suite.variants[0]
+    key = spec_key(variant_spec(suite, v, 0))
+    append_ledger(ledger, {"variant": "plain", "seed": 0, "mark": 6.0, "spec": key, "modes": 8, "hq": 0.9})
+    with open(ledger, "a") as fh:
+        fh.write('{"variant": "plain", "seed": 0, "ma')  # a torn line, as a killed writer leaves
+    append_ledger(ledger, {"variant": "plain", "seed": 0, "mark": 12.0, "spec": key, "modes": 7, "hq": 0.8,
+                           "loss_g_osc": 0.1})
+    assert list(ledger_marks(suite, v, 0)) == [12.0]  # mark 6 lacks the oscillation column
+    assert list(ledger_marks(suite, v, 1)) == []  # another seed
+    assert ledger.read_text().count("\n") == 3  # the torn line kept to itself, the next row whole
+
+
+def test_ledger_key_is_checked(runs, tmp_path, capsys):
+    with pytest.raises(ConfigError, match="'ledger' must be the path of a .jsonl file"):
+        parse_suite({**toy_suite(runs), "ledger": "results.csv"}, "s.yaml")
+    path = tmp_path / "s" / "toy.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump({**toy_suite(runs), "ledger": "../results/toy.jsonl"}))
+    assert load_suite(path).ledger == path.parent / "../results/toy.jsonl"  # relative to the suite file
+    assert main(["bench", str(path), "--ledger", "x.csv", "--table-only"]) == 2
+    assert main(["bench", str(path), "--ledger", "x.jsonl", "--no-ledger", "--table-only"]) == 2
+    err = capsys.readouterr().err
+    assert "--ledger must name a .jsonl file" in err and "contradict each other" in err
+
+
+def test_rows_measured_before_the_suite_had_a_ledger_are_added_to_it(runs, tmp_path):
+    from mspgsen.bench.ledger import read_ledger
+
+    spec = toy_suite(runs, seeds=[0], variants=[{"name": "plain", "config": TOY_CFG}], budget={"steps": 6})
+    run_suite(parse_suite(spec), log=lambda *a, **k: None)
+    ledger = tmp_path / "l.jsonl"
+    out = run_suite(parse_suite({**spec, "ledger": str(ledger)}), log=lambda *a, **k: None)[0]
+    assert not out.trained and [(r["mark"], r["step"]) for r in read_ledger(ledger)] == [(6.0, 6)]
+    run_suite(parse_suite({**spec, "ledger": str(ledger)}), train=False)
+    assert len(read_ledger(ledger)) == 1  # recorded once

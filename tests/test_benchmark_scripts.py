@@ -58,7 +58,8 @@ def test_throughput_interleaved_rounds_table(monkeypatch, capsys):
     header = next(line for line in out.splitlines() if line.startswith("| preset"))
     assert "train range" in header and "2 interleaved rounds" in out
     lines = [line for line in out.splitlines() if line.startswith("| dcgan")]
-    assert len(lines) == 2 and lines[0].rstrip(" |").endswith("1.00x")
+    assert len(lines) == 2 and lines[0].split("|")[-3].strip() == "1.00x"  # vs dcgan, before "first step s"
+    assert header.rstrip(" |").endswith("first step s") and float(lines[0].split("|")[-2]) > 0
     assert lines[1].split("|")[3].strip() == "1"  # threads
 
 

@@ -132,10 +132,32 @@ def run_overrides(suite: Suite, variant: Variant, seed: int) -> list[str]:
     return fixed + suite.overrides + variant.overrides
 
 
+def measured_marks(suite: Suite, variant: Variant, seed: int) -> dict[float, dict]:
+    """The suite's marks measured already for this (variant, seed): the run's own log, and the suite's ledger for
+    the marks the log lacks (a run folder from another session or machine that is not here). A row of the log that
+    the ledger lacks (measured before the suite had a ledger) is added to it."""
+    from .ledger import ledger_marks
+
+    own = {m: r for m, r in read_log(suite.run_dir(variant, seed) / suite.log_name).items() if m in suite.marks}
+    kept = ledger_marks(suite, variant, seed)
+    for m, r in sorted(own.items()):
+        if m not in kept and all(c in r for c in suite.columns()):
+            record(suite, variant, seed, r)
+    return {**kept, **own}
+
+
 def logged_rows(suite: Suite, variant: Variant, seed: int) -> list[dict]:
-    """The rows a run has measured already at the suite's marks (from its log; nothing is trained or measured)."""
-    return [{**r, "variant": variant.name, "seed": seed}
-            for m, r in sorted(read_log(suite.run_dir(variant, seed) / suite.log_name).items()) if m in suite.marks]
+    """The rows measured already at the suite's marks (run log and ledger; nothing is trained or measured)."""
+    return [{**r, "variant": variant.name, "seed": seed} for m, r in sorted(measured_marks(suite, variant, seed).items())]
+
+
+def record(suite: Suite, variant: Variant, seed: int, row: dict) -> None:
+    """Keep a measured row in the suite's ledger (when it has one) with its specification and source commit."""
+    if suite.ledger is None:
+        return
+    from .ledger import append_ledger, commit_id, spec_key, variant_spec
+
+    append_ledger(suite.ledger, {**row, "spec": spec_key(variant_spec(suite, variant, seed)), "commit": commit_id()})
 
 
 def check_not_diverged(run_dir: Path) -> None:
@@ -159,7 +181,7 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
     run_dir = suite.run_dir(variant, seed)
     out = RunOutcome(variant.name, seed, run_dir)
     log_path = run_dir / suite.log_name
-    done = read_log(log_path)
+    done = measured_marks(suite, variant, seed)
     if not retry_diverged and any(m not in done for m in suite.marks):
         check_not_diverged(run_dir)
     reference = None
@@ -199,8 +221,10 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
         row = {"variant": variant.name, "preset": variant.name, "base": variant.preset or "inline", "seed": seed, "mark": mark,
                "unit": suite.unit, "minutes": round(prog["elapsed_s"] / 60.0, 3), "step": prog["step"],
                "kimg": round(prog["images"] / 1000.0, 2), **got, "n": suite.n, "threads": suite.threads,
-               "machine": machine(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+               "machine": machine(), "device": measure_device(),
+               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         append_row(log_path, row)
+        record(suite, variant, seed, row)
         log(json.dumps(row))
         out.rows.append(row)
     return out

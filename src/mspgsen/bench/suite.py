@@ -33,7 +33,7 @@ HOLDOUT_TRAIN = 5000  # ref holdout: train on the first 5,000 bundled training i
 BUNDLED = "fashion-mnist-subset"
 TOY = ("ring8", "grid25")
 KEYS = {"name", "description", "runs_dir", "run_name", "log_name", "variants", "presets", "preset", "set", "seeds",
-        "budget", "marks", "data", "metrics", "n", "threads", "ema", "report", "plot"}
+        "budget", "marks", "data", "metrics", "n", "threads", "ema", "report", "plot", "ledger"}
 VARIANT_KEYS = {"name", "preset", "config", "set"}
 DATA_KEYS = {"source", "ref"}
 
@@ -75,6 +75,7 @@ class Suite:
     report: bool = True
     plot: bool = True
     path: Optional[Path] = None
+    ledger: Optional[Path] = None  # the suite's measured rows, kept beside it (bench/ledger.py); None: no ledger
 
     @property
     def budget(self) -> float:
@@ -243,13 +244,17 @@ def parse_suite(raw: Any, where: str = "file", base_dir: Optional[Path] = None) 
     log_name = raw.get("log_name", "bench.jsonl")
     if not isinstance(log_name, str) or "/" in log_name or not log_name.endswith(".jsonl"):
         raise _fail(where, f"'log_name' must be a file name ending in .jsonl, got {log_name!r}.")
+    ledger = raw.get("ledger")
+    if ledger is not None and (not isinstance(ledger, str) or not ledger.endswith(".jsonl")):
+        raise _fail(where, f"'ledger' must be the path of a .jsonl file (relative to the suite file), got {ledger!r}.")
     return Suite(
         name=str(name), variants=variants, seeds=seeds, unit=unit, marks=marks, metrics=list(dict.fromkeys(metrics)),
         source=source, ref=ref, n=int(_number(raw.get("n", 2500 if source in TOY else 1000), "n", where, integer=True)),
         threads=int(_number(raw.get("threads", 1), "threads", where, integer=True)), ema=raw.get("ema", True),
         overrides=_str_list(raw.get("set"), "set", where), runs_dir=Path(runs_dir), run_name=run_name,
         log_name=log_name, description=str(raw.get("description", "")), report=raw.get("report", True),
-        plot=raw.get("plot", True))
+        plot=raw.get("plot", True),
+        ledger=None if ledger is None else (Path(base_dir) / ledger if base_dir is not None else Path(ledger)))
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -265,6 +270,6 @@ def load_suite(path: str | Path) -> Suite:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"Suite file '{path}' is not valid YAML{at}; fix the syntax there.") from None
-    suite = parse_suite(raw, str(path))
+    suite = parse_suite(raw, str(path), base_dir=p.parent)
     suite.path = p
     return suite

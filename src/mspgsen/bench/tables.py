@@ -67,6 +67,25 @@ def _cell(v) -> str:
     return str(v)
 
 
+def provenance(outcomes: list[RunOutcome]) -> list[str]:
+    """Where and when the rows were measured: one entry per (machine, device, threads) with its row count and dates.
+
+    A table can hold rows of several sessions (the ledger); a minutes budget buys different work on different
+    machines, so the table says which rows came from where."""
+    groups: dict[tuple, list[str]] = {}
+    for o in outcomes:
+        for r in o.rows:
+            key = (r.get("machine") or "machine not recorded", r.get("device") or "cpu", r.get("threads"))
+            groups.setdefault(key, []).append(str(r.get("time") or "")[:10])
+    out = []
+    for (mach, dev, threads), days in groups.items():
+        dated = sorted(d for d in days if d)
+        when = (dated[0] if dated[0] == dated[-1] else f"{dated[0]} to {dated[-1]}") if dated else "date not recorded"
+        thr = f", {threads} thread(s)" if threads else ""
+        out.append(f"{mach}; device {dev}{thr}: {len(days)} row{'s' * (len(days) != 1)}, {when}")
+    return out
+
+
 def markdown(suite: Suite, outcomes: list[RunOutcome], summary: list[dict], threads_note: str = "") -> str:
     unit = {"steps": "steps", "kimg": "kimg", "minutes": "min"}[suite.unit]
     cols = suite.columns()
@@ -80,15 +99,20 @@ def markdown(suite: Suite, outcomes: list[RunOutcome], summary: list[dict], thre
               f"{suite.budget:g} {suite.unit}, measured at {', '.join(f'{m:g}' for m in suite.marks)} {unit}",
               f"- data: {data}; measured against {ref}; n = {suite.n}; metrics: {', '.join(suite.metrics)}",
               f"- machine: {machine()}; device {measure_device()}; {suite.threads} thread(s) per run{threads_note}; "
-              f"written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
+              f"written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"]
+    lines += [f"- measured on: {p}" for p in provenance(outcomes)]
+    if suite.ledger is not None:
+        lines += [f"- ledger: `{suite.ledger}` (rows of earlier sessions count as measured; bench/ledger.py)"]
+    lines += [""]
     head = ["variant", f"mark ({unit})", "seeds", "kimg"] + cols
     body = [[s["variant"], f"{s['mark']:g}", str(len(s["seeds"])), fmt_mean_sd(s["kimg"])]
             + [fmt_mean_sd(s["metrics"][c]) for c in cols] for s in summary]
     lines += ["## Mean ± sd over seeds", "", _table(head, body), ""]
     per = [[r["variant"], str(r["seed"]), f"{float(r['mark']):g}", _cell(r.get("step")), _cell(r.get("kimg")),
-            _cell(r.get("minutes"))] + [_cell(r.get(c)) for c in cols]
+            _cell(r.get("minutes"))] + [_cell(r.get(c)) for c in cols] + [str(r.get("time") or "-")[:10]]
            for o in outcomes for r in o.rows]
-    lines += ["## Each seed", "", _table(["variant", "seed", f"mark ({unit})", "step", "kimg", "train min"] + cols, per), ""]
+    lines += ["## Each seed", "", _table(["variant", "seed", f"mark ({unit})", "step", "kimg", "train min"] + cols
+                                         + ["measured"], per), ""]
     failed = [o for o in outcomes if o.error]
     if failed:
         lines += ["## Runs that stopped", ""] + [f"- {o.variant}, seed {o.seed}: {o.error}" for o in failed] + [""]
@@ -162,7 +186,8 @@ def write_results(suite: Suite, outcomes: list[RunOutcome], out_dir: Path, jobs:
         "device": measure_device(),
         "threads": suite.threads, "jobs": jobs, "unit": suite.unit, "marks": suite.marks, "seeds": suite.seeds,
         "data": suite.source, "ref": suite.ref, "n": suite.n, "metrics": suite.metrics,
-        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "summary": summary,
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "measured_on": provenance(outcomes),
+        "ledger": str(suite.ledger) if suite.ledger is not None else None, "summary": summary,
         "runs": [{"variant": o.variant, "seed": o.seed, "run_dir": str(o.run_dir), "error": o.error, "notes": o.notes,
                   "rows": o.rows}
                  for o in outcomes]}, indent=1))

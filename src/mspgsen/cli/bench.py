@@ -19,6 +19,11 @@ def add_bench(sub, fmt) -> None:
     p.add_argument("--out", default=None, help="folder for results.md/json/png and report.html (default: the runs dir)")
     p.add_argument("--seeds", default=None, help="only these comma-separated seeds of the suite")
     p.add_argument("--variants", default=None, help="only these comma-separated variants of the suite")
+    p.add_argument("--ledger", default=None, metavar="FILE.jsonl",
+                   help="keep measured rows in this ledger and count its rows as measured (default: the suite's "
+                        "'ledger' key, if any)")
+    p.add_argument("--no-ledger", action="store_true",
+                   help="neither read nor write the suite's ledger (measure everything from the run folders)")
     p.add_argument("--table-only", action="store_true", help="write the results of what is measured; train nothing")
     p.add_argument("--no-report", action="store_true", help="skip the HTML comparison report")
     p.add_argument("--retry-diverged", action="store_true",
@@ -53,6 +58,14 @@ def run_bench(args) -> int:
     if args.runs_dir:
         suite.runs_dir = Path(args.runs_dir)
     _subset(suite, args.seeds, args.variants)
+    if args.ledger and args.no_ledger:
+        raise MspgsenError("--ledger and --no-ledger contradict each other; give one of them.")
+    if args.ledger:
+        if not args.ledger.endswith(".jsonl"):
+            raise MspgsenError(f"--ledger must name a .jsonl file, got '{args.ledger}'.")
+        suite.ledger = Path(args.ledger)
+    elif args.no_ledger:
+        suite.ledger = None
     outcomes = run_suite(suite, jobs=args.jobs, train=not args.table_only, retry_diverged=args.retry_diverged)
     paths = write_results(suite, outcomes, Path(args.out or suite.runs_dir), jobs=args.jobs,
                           report=False if args.no_report else None)
