@@ -178,6 +178,15 @@ def test_compile_is_refused_with_a_gradient_penalty():
         check_accel(cfg, torch.device("cpu"), 1)
 
 
+def test_compile_is_refused_with_spectral_norm_on_d():
+    """Compiled, a D with spectral norm fails in its backward (the power iteration updates its vectors in place
+    between the real and the fake forward); the run is refused with a sentence instead of that traceback."""
+    cfg = load_config("mspgsen", ["train.compile=true"])
+    with pytest.raises(ConfigError, match="spectral norm on D"):
+        check_accel(cfg, torch.device("cpu"), 1)
+    check_accel(load_config("mspgsen", ["train.compile=true", "model.spectral_norm=false"]), torch.device("cpu"), 1)
+
+
 def test_method_with_unstepped_parameters_is_refused():
     class M:
         nets = torch.nn.ModuleDict({"G": torch.nn.Linear(2, 2), "D": torch.nn.Linear(2, 2)})

@@ -69,7 +69,7 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads (0: torch's default).
     amp: bool = False  # bfloat16 autocast on CUDA (methods gan and mspgsen).
     channels_last: bool = False  # NHWC memory layout for the networks on CUDA.
-    compile: bool = False  # torch.compile the networks (not with a gradient penalty).
+    compile: bool = False  # torch.compile the networks (not with a gradient penalty or spectral norm on D).
     sync_batchnorm: bool = False  # Under torchrun on CUDA, BatchNorm uses the whole global batch's statistics.
     progress: bool = True  # Show a progress bar.
     tensorboard: bool = True  # Write TensorBoard events beside stats.jsonl.

@@ -44,6 +44,12 @@ def check_accel(cfg: Any, device: torch.device, world_size: int) -> None:
         if float(getattr(opts, "gp", 0.0) or 0.0) > 0 or float(getattr(opts, "r1", 0.0) or 0.0) > 0:
             raise ConfigError("train.compile cannot be used with a gradient penalty (method.gp / method.r1): "
                               "torch.compile does not differentiate twice; set train.compile=false.")
+        if getattr(cfg.model.options, "spectral_norm", False):
+            # measured (torch 2.13, CPU): D with spectral norm, called on real and fake images before one backward,
+            # fails in the compiled backward ("modified by an inplace operation": the power iteration's vectors)
+            raise ConfigError("train.compile cannot be used with spectral norm on D (model.spectral_norm): the "
+                              "compiled backward fails on the power iteration's in-place updates; set "
+                              "train.compile=false or model.spectral_norm=false.")
         if method == "cfg":
             raise ConfigError("train.compile does not apply to method 'cfg' (its networks change shape of use each "
                               "stage and would recompile); set train.compile=false.")
