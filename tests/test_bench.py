@@ -97,7 +97,7 @@ def test_mean_sd_and_table(runs):
 
 
 def test_cli_writes_table_json_report_and_two_jobs(runs, tmp_path, capsys):
-    spec = toy_suite(runs, report=True, budget={"steps": 5}, metrics=["modes", "osc"])
+    spec = toy_suite(runs, report=True, budget={"steps": 5}, metrics=["modes", "osc"], ledger=str(tmp_path / "l.jsonl"))
     spec.pop("marks")
     path = tmp_path / "toy.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -108,6 +108,8 @@ def test_cli_writes_table_json_report_and_two_jobs(runs, tmp_path, capsys):
     assert "plain-s0" in html and "lr-low-s0" in html
     got = json.loads((runs / "results.json").read_text())
     assert [(r["variant"], r["seed"], len(r["rows"])) for r in got["runs"]] == [("plain", 0, 1), ("lr-low", 0, 1)]
+    ledger = [json.loads(line) for line in (tmp_path / "l.jsonl").read_text().splitlines()]
+    assert sorted(r["variant"] for r in ledger) == ["lr-low", "plain"]  # both workers' rows, each whole
     assert main(["bench", str(path), "--table-only", "--no-report"]) == 0  # seed 1 not run: listed as not measured
     assert "lr-low, seed 1: 0 of 1 marks" in capsys.readouterr().out
 
@@ -349,7 +351,7 @@ def test_ledger_key_is_checked(runs, tmp_path, capsys):
     path = tmp_path / "s" / "toy.yaml"
     path.parent.mkdir()
     path.write_text(yaml.safe_dump({**toy_suite(runs), "ledger": "../results/toy.jsonl"}))
-    assert load_suite(path).ledger == path.parent / "../results/toy.jsonl"  # relative to the suite file
+    assert load_suite(path).ledger == tmp_path / "results" / "toy.jsonl"  # relative to the suite file
     assert main(["bench", str(path), "--ledger", "x.csv", "--table-only"]) == 2
     assert main(["bench", str(path), "--ledger", "x.jsonl", "--no-ledger", "--table-only"]) == 2
     err = capsys.readouterr().err

@@ -6,6 +6,7 @@ Every mistake in it is refused with one sentence naming the key, so a long suite
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,7 +255,7 @@ def parse_suite(raw: Any, where: str = "file", base_dir: Optional[Path] = None) 
         overrides=_str_list(raw.get("set"), "set", where), runs_dir=Path(runs_dir), run_name=run_name,
         log_name=log_name, description=str(raw.get("description", "")), report=raw.get("report", True),
         plot=raw.get("plot", True),
-        ledger=None if ledger is None else (Path(base_dir) / ledger if base_dir is not None else Path(ledger)))
+        ledger=None if ledger is None else Path(os.path.normpath(Path(base_dir or ".") / ledger)))
 
 
 def load_suite(path: str | Path) -> Suite:
