@@ -368,3 +368,7 @@ def test_rows_measured_before_the_suite_had_a_ledger_are_added_to_it(runs, tmp_p
     assert not out.trained and [(r["mark"], r["step"]) for r in read_ledger(ledger)] == [(6.0, 6)]
     run_suite(parse_suite({**spec, "ledger": str(ledger)}), train=False)
     assert len(read_ledger(ledger)) == 1  # recorded once
+    # a run left from before the suite was edited is not filed under the edited suite's specification
+    other = tmp_path / "other.jsonl"
+    run_suite(parse_suite({**spec, "ledger": str(other), "set": ["optim.lr_d=5e-4"]}), train=False)
+    assert read_ledger(other) == []

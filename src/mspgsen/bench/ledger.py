@@ -46,6 +46,24 @@ def variant_spec(suite: "Suite", variant: "Variant", seed: int) -> dict:
     return {"config": raw, "unit": suite.unit, "ref": suite.ref, "n": suite.n, "ema": suite.ema}
 
 
+def run_matches_spec(run_dir: Path, spec: dict) -> bool:
+    """Whether the run folder was trained with the specification's config (its stored, resolved config agrees on
+    every key the two share, the budget and progress display aside). A row a run logged is added to the ledger only
+    then: a run left from before the suite was edited must not be filed under the edited suite's specification."""
+    import yaml
+
+    from ..config.schema import config_from_dict
+    from ..engine.run import _flatten
+
+    path = Path(run_dir) / "config.yaml"
+    try:
+        stored = _flatten(yaml.safe_load(path.read_text()) or {})
+        wanted = _flatten(config_from_dict(spec["config"]).to_plain())
+    except Exception:  # no folder, an unreadable config, or a spec the code can no longer build: not a match
+        return False
+    return all(stored[k] == v for k, v in wanted.items() if k in stored and k not in _NOT_SPEC)
+
+
 def spec_key(spec: dict) -> str:
     """A short fingerprint of a specification (sha256 of its canonical JSON)."""
     text = json.dumps(spec, sort_keys=True, default=str, separators=(",", ":"))

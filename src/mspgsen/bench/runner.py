@@ -136,13 +136,15 @@ def measured_marks(suite: Suite, variant: Variant, seed: int) -> dict[float, dic
     """The suite's marks measured already for this (variant, seed): the run's own log, and the suite's ledger for
     the marks the log lacks (a run folder from another session or machine that is not here). A row of the log that
     the ledger lacks (measured before the suite had a ledger) is added to it."""
-    from .ledger import ledger_marks
+    from .ledger import ledger_marks, run_matches_spec, variant_spec
 
-    own = {m: r for m, r in read_log(suite.run_dir(variant, seed) / suite.log_name).items() if m in suite.marks}
+    run_dir = suite.run_dir(variant, seed)
+    own = {m: r for m, r in read_log(run_dir / suite.log_name).items() if m in suite.marks}
     kept = ledger_marks(suite, variant, seed)
-    for m, r in sorted(own.items()):
-        if m not in kept and all(c in r for c in suite.columns()):
-            record(suite, variant, seed, r)
+    missing = [m for m in sorted(own) if m not in kept and all(c in own[m] for c in suite.columns())]
+    if missing and suite.ledger is not None and run_matches_spec(run_dir, variant_spec(suite, variant, seed)):
+        for m in missing:
+            record(suite, variant, seed, own[m])
     return {**kept, **own}
 
 
