@@ -47,21 +47,23 @@ def variant_spec(suite: "Suite", variant: "Variant", seed: int) -> dict:
 
 
 def run_matches_spec(run_dir: Path, spec: dict) -> bool:
-    """Whether the run folder was trained with the specification's config (its stored, resolved config agrees on
-    every key the two share, the budget and progress display aside). A row a run logged is added to the ledger only
+    """Whether the run folder was trained with the specification's config: the engine would resume it under that
+    config (engine.run.resume_differences finds no difference). A row a run logged is added to the ledger only
     then: a run left from before the suite was edited must not be filed under the edited suite's specification."""
     import yaml
 
     from ..config.schema import config_from_dict
-    from ..engine.run import _flatten
+    from ..engine.run import resume_differences
+    from ..errors import MspgsenError
 
-    path = Path(run_dir) / "config.yaml"
     try:
-        stored = _flatten(yaml.safe_load(path.read_text()) or {})
-        wanted = _flatten(config_from_dict(spec["config"]).to_plain())
-    except Exception:  # no folder, an unreadable config, or a spec the code can no longer build: not a match
-        return False
-    return all(stored[k] == v for k, v in wanted.items() if k in stored and k not in _NOT_SPEC)
+        stored = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
+        if not isinstance(stored, dict):
+            return False
+        diff, _ = resume_differences(stored, config_from_dict(spec["config"]).to_plain())
+    except (OSError, yaml.YAMLError, MspgsenError):  # no folder, an unreadable config, or a spec the code can no
+        return False  # longer build: not a match
+    return not diff
 
 
 def spec_key(spec: dict) -> str:

@@ -35,6 +35,17 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def resume_differences(old_raw: dict, new_raw: dict) -> tuple[dict[str, tuple], dict[str, object]]:
+    """How a run's stored config (``old_raw``, as written in its config.yaml) and a requested one (``new_raw``,
+    resolved) differ, outside the keys a resume may change: ``{key: (old, new)}``, and the options added to the code
+    after the run was made ``{key: default}`` (absent from the stored file, they take their defaults)."""
+    written = _flatten(old_raw)
+    a, b = _flatten(config_from_dict(copy.deepcopy(old_raw)).to_plain()), _flatten(new_raw)
+    added = {k: a[k] for k in sorted(a) if k not in written and k not in RESUMABLE_KEYS}
+    diff = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in RESUMABLE_KEYS}
+    return diff, added
+
+
 def prepare_run_dir(cfg: Config, name: str, runs_dir: str | Path = "runs", new: bool = False,
                     log=print) -> tuple[Config, Path]:
     """Decide the folder of run ``name`` and the config it trains with.
@@ -55,17 +66,14 @@ def prepare_run_dir(cfg: Config, name: str, runs_dir: str | Path = "runs", new: 
         new_raw = cfg.to_plain()
         # An option added to the code after the run was made is absent from its config.yaml: it takes its default
         # (named in a note) instead of every older run being refused.
-        written = _flatten(old_raw)
-        a, b = _flatten(config_from_dict(copy.deepcopy(old_raw)).to_plain()), _flatten(new_raw)
-        added = sorted(k for k in a if k not in written and k not in RESUMABLE_KEYS)
-        diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUMABLE_KEYS)
+        diff, added = resume_differences(old_raw, new_raw)
         if diff:
-            shown = ", ".join(f"{k} ({a.get(k)!r} -> {b.get(k)!r})" for k in diff[:4])
+            shown = ", ".join(f"{k} ({o!r} -> {n!r})" for k, (o, n) in list(diff.items())[:4])
             raise ConfigError(f"Run '{name}' exists with a different config: {shown}; resume it without those changes, "
                               f"or pass --new (moves it aside) or another --name.")
         if added:
             log(f"note: run '{name}' was made before the option(s) {', '.join(added)} existed; it resumes with "
-                f"their defaults ({', '.join(f'{k}={a[k]!r}' for k in added)}).")
+                f"their defaults ({', '.join(f'{k}={v!r}' for k, v in added.items())}).")
         merged = copy.deepcopy(old_raw)
         for k in RESUMABLE_KEYS:
             sec, key = k.split(".")
