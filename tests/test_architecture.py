@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "sampling": {"errors"},  # latents for sampling (truncation, labels)
     "api": {"config", "engine", "data", "metrics", "models", "errors", "registry", "utils", "components", "sampling"},
     "exporter": {"api", "engine", "errors"},  # builds on the API's generator handle
-    "reporting": {"engine", "errors"},  # reads run folders
+    "reporting": {"engine", "config", "errors"},  # reads run folders; compares their configs with config.flatten
     "config_reference": {"components", "config", "control", "methods", "models"},  # writes docs/config.md
     "bench": {"api", "config", "engine", "data", "metrics", "reporting", "errors"},  # suites: train, measure, tabulate
     "cli": {"api", "config", "engine", "data", "metrics", "models", "errors", "registry", "utils", "components",

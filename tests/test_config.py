@@ -1,6 +1,6 @@
 import pytest
 
-from mspgsen.config import dump_config, load_config, parse_override, preset_names
+from mspgsen.config import dump_config, flatten, load_config, parse_override, preset_names
 from mspgsen.errors import ConfigError
 
 
@@ -92,3 +92,14 @@ def test_a_controller_switch_survives_a_later_option_of_it():
     assert cfg.control["dqn"].enabled and cfg.control["dqn"].every == 100
     cfg = load_config("dcgan", ["control.dqn.every=100", "control.dqn=false"])
     assert not cfg.control["dqn"].enabled and cfg.control["dqn"].every == 100
+
+
+def test_flatten_names_every_leaf_by_its_dotted_key():
+    nested = {"model": {"name": "dcgan", "options": {"width": 8}}, "method": {"weights": {}}, "seed": 3}
+    assert flatten(nested) == {"model.name": "dcgan", "model.options.width": 8, "seed": 3}
+    kept = flatten(nested, keep_empty=True)
+    assert kept["method.weights"] == {} and kept["model.options.width"] == 8
+    flat = flatten(load_config("dcgan").to_plain())
+    assert flat["model.name"] == "dcgan" and flat["optim.lr_g"] == 2e-4
+    assert not any(isinstance(v, dict) and v for v in flat.values())
+

@@ -43,6 +43,20 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def flatten(d: dict, prefix: str = "", keep_empty: bool = False) -> dict:
+    """A nested config mapping as ``{"section.key": value}``: the one way configs are compared key by key (resume
+    checks, preset listings, reports). An empty mapping has no leaves, so it vanishes unless ``keep_empty`` keeps it
+    as a ``{}`` value (a report shows it; the resume check compares leaves only)."""
+    out: dict = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and (v or not keep_empty):
+            out.update(flatten(v, key + ".", keep_empty))
+        else:
+            out[key] = v
+    return out
+
+
 def read_preset(name_or_path: str, _seen: tuple[str, ...] = ()) -> dict:
     """The raw mapping of a preset name or YAML file, with its ``base:`` chain merged in."""
     path = Path(name_or_path)

@@ -13,6 +13,7 @@ from typing import Optional
 
 import yaml
 
+from ..config import flatten
 from .checkpoint import latest_checkpoint
 from .status import read_status
 
@@ -55,9 +56,8 @@ def latest_fid(run_dir: Path) -> Optional[float]:
 
 def _preset_tables() -> dict[str, dict]:
     from ..config import load_config, preset_names
-    from .run import _flatten
 
-    return {n: _flatten(load_config(n).to_plain()) for n in preset_names()}
+    return {n: flatten(load_config(n).to_plain()) for n in preset_names()}
 
 
 #: Keys that say how a run was run rather than what it is; they do not count against a preset.
@@ -75,10 +75,8 @@ def closest_preset(cfg: dict, tables: Optional[dict[str, dict]] = None) -> str:
     Run folders store the resolved config, not the preset's name, so this recovers it for the listing. Controllers
     switched on beyond the preset's are named ('dcgan +apfl'); other keys are counted ('dcgan +apfl, 2 keys').
     """
-    from .run import _flatten
-
     tables = _preset_tables() if tables is None else tables
-    flat = _flatten(cfg)
+    flat = flatten(cfg)
     best: Optional[tuple[int, str, dict]] = None
     for name, ref in tables.items():
         if ref.get("model.name") != flat.get("model.name") or ref.get("method.name") != flat.get("method.name"):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import Config, config_from_dict
+from ..config import Config, config_from_dict, flatten
 from ..errors import ConfigError, MspgsenError
 from .checkpoint import latest_checkpoint
 
@@ -24,23 +24,12 @@ RESUMABLE_KEYS = {"train.steps", "train.kimg", "train.minutes", "train.progress"
                    "optim.impl"}
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
 def resume_differences(old_raw: dict, new_raw: dict) -> tuple[dict[str, tuple], dict[str, object]]:
     """How a run's stored config (``old_raw``, as written in its config.yaml) and a requested one (``new_raw``,
     resolved) differ, outside the keys a resume may change: ``{key: (old, new)}``, and the options added to the code
     after the run was made ``{key: default}`` (absent from the stored file, they take their defaults)."""
-    written = _flatten(old_raw)
-    a, b = _flatten(config_from_dict(copy.deepcopy(old_raw)).to_plain()), _flatten(new_raw)
+    written = flatten(old_raw)
+    a, b = flatten(config_from_dict(copy.deepcopy(old_raw)).to_plain()), flatten(new_raw)
     added = {k: a[k] for k in sorted(a) if k not in written and k not in RESUMABLE_KEYS}
     diff = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in RESUMABLE_KEYS}
     return diff, added

@@ -9,6 +9,7 @@ from typing import Optional
 
 import yaml
 
+from ..config import flatten
 from ..errors import MspgsenError
 
 _SAMPLE = re.compile(r"^(\d{6,})\.png$")
@@ -85,19 +86,9 @@ def read_run(run: str | Path, runs_dir: str | Path = "runs") -> RunFiles:
                     samples, scales, read_status(path))
 
 
-def flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def config_table(runs: list[RunFiles]) -> tuple[list[str], list[list[str]]]:
     """Rows of (key, value per run): every key for one run, only the keys that differ for several."""
-    flats = [flatten(r.config) for r in runs]
+    flats = [flatten(r.config, keep_empty=True) for r in runs]
     keys = sorted(set().union(*flats))
     if len(runs) > 1:
         keys = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1]
