@@ -103,3 +103,9 @@ def test_flatten_names_every_leaf_by_its_dotted_key():
     assert flat["model.name"] == "dcgan" and flat["optim.lr_g"] == 2e-4
     assert not any(isinstance(v, dict) and v for v in flat.values())
 
+
+def test_the_preset_without_afe_is_the_coarse_attention_preset_with_afe_off_alone():
+    with_afe = flatten(load_config("mspgsen-coarse-attention-no-apfl-dqn").to_plain())
+    without = flatten(load_config("mspgsen-coarse-attention-no-afe-apfl-dqn").to_plain())
+    differ = {k for k in set(with_afe) | set(without) if with_afe.get(k) != without.get(k)}
+    assert differ == {"model.afe"} and without["model.afe"] is False

@@ -28,6 +28,8 @@ CASES = {
     # the default: lazy R1 every 2nd D update, so the resume point falls between two R1 updates
     "mspgsen-coarse-attention-no-apfl-dqn": (QUIET + ["model.width=4", "model.max_ch=8", "model.z_dim=16",
                                                       "train.batch_size=8", "data.limit=64", "method.r1_every=2"], 3),
+    "mspgsen-coarse-attention-no-afe-apfl-dqn": (QUIET + ["model.width=4", "model.max_ch=8", "model.z_dim=16",
+                                                          "train.batch_size=8", "data.limit=64", "method.r1_every=2"], 3),
     "began": (QUIET + ["model.n=8", "model.z_dim=8", "train.batch_size=8", "data.limit=64"], 4),
     "cfg": (TINY + ["train.log_every=1", "method.T=2", "method.N=16", "method.fit_epochs=1", "method.fit_batch=8"], 2),
 }

@@ -115,13 +115,14 @@ def test_dry_run_shows_values_resolved_from_the_data(capsys):
 def test_list_presets_describes_each(capsys):
     assert main(["train", "--list-presets"]) == 0
     rows = capsys.readouterr().out.strip().splitlines()
-    from mspgsen.config import preset_names
+    from mspgsen.config import DEFAULT_PRESET, preset_names
 
     assert len(rows) == len(preset_names())
     for row in rows:
         name, _, desc = row.partition("  ")
         assert len(desc.strip()) > 20, row
-    assert any(r.startswith("mspgsen-coarse-attention-no-apfl-dqn (default)") for r in rows)
+    assert sum(r.startswith(f"{DEFAULT_PRESET} (default)") for r in rows) == 1
+    assert sum("(default)" in r.split("  ")[0] for r in rows) == 1
 
 
 def test_evaluate_help_lists_cifar10(capsys):
