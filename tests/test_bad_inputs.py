@@ -411,15 +411,23 @@ def test_an_interrupted_run_saves_then_exits_128_plus_the_signal(runs, tmp_path,
 def test_ctrl_c_during_start_up_is_one_sentence(runs, tmp_path):
     # The child says when the CLI's entry point is imported (what the console script does first) and before main
     # loads torch and the data; a fixed sleep raced the interpreter's own start on a loaded machine.
-    code = ("import sys; from mspgsen.cli.main import main; print('up', flush=True); "
+    # Ctrl-C as in a terminal: a shell that starts the tests in the background hands its children SIGINT ignored,
+    # and an ignored SIGINT would let the child train on, so the child restores Python's default handler first.
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from mspgsen.cli.main import main; print('up', flush=True); "
             f"sys.exit(main({_train_d(runs, 100000)!r}))")
     env = dict(os.environ, PYTHONPATH=SRC, OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout.readline().strip() == "up"
-    time.sleep(0.2)  # inside main's start-up (importing torch alone takes longer), past the call into main
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        assert proc.stdout.readline().strip() == "up"
+        time.sleep(0.2)  # inside main's start-up (importing torch alone takes longer), past the call into main
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # never leave a training child behind a failed assertion
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130 and "Traceback" not in out + err, err
     assert err.startswith("error: ") or "interrupted" in err
 
