@@ -71,6 +71,7 @@ def test_closest_preset_counts_the_keys_that_differ():
     assert closest_preset(base) == "wgan-gp"
     base["optim"]["lr_d"] = 1e-3
     base["train"]["steps"] = 99  # the budget does not count
+    base["optim"]["impl"], base["eval"]["n"] = "loop", 50  # nor any other key a resume may change (engine.run)
     assert closest_preset(base) == "wgan-gp, 1 key"
     base["control"] = {"apfl": {"enabled": True}}
     assert closest_preset(base) == "wgan-gp +apfl, 1 key"

@@ -15,6 +15,7 @@ import yaml
 
 from ..config import flatten
 from .checkpoint import latest_checkpoint
+from .run import RESUMABLE_KEYS
 from .status import read_status
 
 
@@ -60,9 +61,9 @@ def _preset_tables() -> dict[str, dict]:
     return {n: flatten(load_config(n).to_plain()) for n in preset_names()}
 
 
-#: Keys that say how a run was run rather than what it is; they do not count against a preset.
-_IGNORED = ("train.steps", "train.kimg", "train.minutes", "train.progress", "train.tensorboard", "train.threads",
-            "train.device", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_last")
+#: Keys that say how a run was run rather than what it is; they do not count against a preset. They are the keys a
+#: resume may change (engine.run), so the listing and the resume rule agree on what makes two runs the same run.
+_IGNORED = RESUMABLE_KEYS
 
 
 def _controllers(flat: dict) -> set[str]:
