@@ -16,8 +16,9 @@ choosing settings without looking at the test split.
 
 It prints one table (mean and sd over seeds at every mark, and each seed) and, with ``--plot``, draws FID against
 minutes, one curve per preset (mean over seeds, the spread shaded). ``--from-json A.json,B.json`` trains and measures
-nothing: it tables and plots rows that earlier commands wrote with ``--json`` (a variant found in a later file
-replaces that variant's rows from the earlier ones; ``--rename OLD=NEW`` renames a variant first; ``--presets``
+nothing: it tables and plots rows that earlier commands wrote with ``--json``, or the ``results.json`` of ``mspgsen
+bench`` (a run, one variant and seed, found in a later file replaces that run's rows from the earlier ones;
+``--rename OLD=NEW`` renames a variant first; ``--presets``
 picks and orders the variants shown), so one figure can hold runs measured by several commands. A thin wrapper over the suite runner
 (``mspgsen bench``): these options describe a suite whose runs keep this script's folder names and log, so runs
 measured before the runner existed stay valid; RUNS/results.md and results.json hold the runner's table too.
@@ -71,22 +72,26 @@ def summarize(rows: list[dict], marks: list[float], unit: str = "min") -> tuple[
 
 
 def merge_json(paths: list[str], renames: dict[str, str]) -> list[dict]:
-    """The rows of several ``--json`` files: each variant's rows come from the last file that has it."""
-    by_variant: dict[str, list[dict]] = {}
+    """The rows of several stored files: those ``--json`` writes (a list of rows) or the ``results.json`` of
+    ``mspgsen bench`` (its runs' rows). Each run (variant and seed, after ``renames``) keeps its rows from the last
+    file that has it, so a later file holding one seed taken further replaces that seed and keeps the others."""
+    by_run: dict[tuple[str, int], list[dict]] = {}
     for path in paths:
         try:
             rows = json.loads(Path(path).read_text())
         except (OSError, ValueError) as e:
             raise SystemExit(f"error: cannot read rows from {path} ({e}); give files written by --json.")
+        if isinstance(rows, dict) and isinstance(rows.get("runs"), list):  # the suite runner's results.json
+            rows = [r for run in rows["runs"] if isinstance(run, dict) for r in run.get("rows") or []]
         if not isinstance(rows, list) or not all(isinstance(r, dict) and "preset" in r for r in rows):
-            raise SystemExit(f"error: {path} does not hold the rows --json writes (a list of rows with a 'preset'); "
-                             f"give files written by --json.")
-        mine: dict[str, list[dict]] = {}
+            raise SystemExit(f"error: {path} does not hold the rows --json writes (a list of rows with a 'preset') "
+                             f"nor a results.json of mspgsen bench; give files written by either.")
+        mine: dict[tuple[str, int], list[dict]] = {}
         for r in rows:
             name = renames.get(r.get("variant", r["preset"]), r.get("variant", r["preset"]))
-            mine.setdefault(name, []).append({**r, "variant": name, "preset": name})
-        by_variant.update(mine)
-    return [r for rows in by_variant.values() for r in rows]
+            mine.setdefault((name, r.get("seed")), []).append({**r, "variant": name, "preset": name})
+        by_run.update(mine)
+    return [r for rows in by_run.values() for r in rows]
 
 
 def plot(rows: list[dict], marks: list[float], path: str, title: str, xlabel: str = "training minutes") -> None:
@@ -139,7 +144,8 @@ def main() -> None:
     ap.add_argument("--plot", default=None, help="write FID against minutes to this image")
     ap.add_argument("--table-only", action="store_true", help="print what is measured; train and measure nothing")
     ap.add_argument("--from-json", default=None,
-                    help="comma-separated files written by --json: table and plot their rows, train nothing")
+                    help="comma-separated files written by --json or mspgsen bench's results.json: table and plot "
+                         "their rows, train nothing")
     ap.add_argument("--rename", action="append", default=[], help="OLD=NEW: a variant's name in --from-json rows")
     a = ap.parse_args()
     marks = sorted(float(m) for m in a.marks.split(","))

@@ -47,6 +47,28 @@ def test_fid_vs_time_merges_stored_rows_by_variant(tmp_path):
         mod.merge_json([str(tmp_path / "missing.json")], {})
 
 
+def test_fid_vs_time_merges_runner_results_by_run(tmp_path):
+    """--from-json reads the suite runner's results.json too; a later file with one seed taken further replaces
+    that seed's rows and keeps the other seeds (3 seeds to 10 minutes, seed 0 to 20, in one figure)."""
+    mod = load("fid_vs_time")
+
+    def results(rows_by_seed):
+        return {"suite": "s", "runs": [{"variant": "v", "seed": seed, "rows": [
+            {"variant": "v", "preset": "v", "seed": seed, "mark": m, "fid": f} for m, f in marks]}
+            for seed, marks in rows_by_seed.items()]}
+
+    ten = tmp_path / "ten.json"
+    ten.write_text(json.dumps(results({0: [(10.0, 50.0)], 1: [(10.0, 52.0)], 2: [(10.0, 54.0)]})))
+    twenty = tmp_path / "twenty.json"
+    twenty.write_text(json.dumps(results({0: [(10.0, 50.0), (20.0, 41.0)]})))
+    got = sorted((r["seed"], r["mark"], r["fid"]) for r in mod.merge_json([str(ten), str(twenty)], {}))
+    assert got == [(0, 10.0, 50.0), (0, 20.0, 41.0), (1, 10.0, 52.0), (2, 10.0, 54.0)]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"runs": "none"}))
+    with pytest.raises(SystemExit, match="nor a results.json"):
+        mod.merge_json([str(bad)], {})
+
+
 def test_throughput_interleaved_rounds_table(monkeypatch, capsys):
     """--rounds 2: every row is timed in each round, the table gains the range column, and DCGAN's own ratio to
     itself is 1.00x in every round."""
