@@ -175,3 +175,47 @@ def test_controllers_through_the_trainer_log_their_actions_and_resume_exactly(tm
     assert len(ra) == 6 and ra == rb
     assert all("dqn/action" in r and "apfl/d_rule" in r for r in ra)  # every decision is in stats.jsonl
     assert all(r["dqn/action"] == int(r["dqn/action"]) for r in ra)  # logged exactly, not averaged away
+
+
+def test_lr_ratio_bound_moves_both_rates_around_their_geometric_mean():
+    from mspgsen.control.base import bound_lr_ratio
+
+    k = Knobs(lr_g=1e-4, lr_d=4e-3)  # lr_d / lr_g = 40, started at 2
+    assert bound_lr_ratio(k, start_ratio=2.0, max_factor=4.0)
+    assert k.lr_d / k.lr_g == pytest.approx(8.0) and k.lr_g * k.lr_d == pytest.approx(4e-7)
+    k = Knobs(lr_g=1e-2, lr_d=1e-4)  # the other way: ratio 0.01
+    assert bound_lr_ratio(k, start_ratio=1.0, max_factor=4.0) and k.lr_d / k.lr_g == pytest.approx(0.25)
+    k = Knobs(lr_g=1e-3, lr_d=3e-3)  # within the bound, or no bound: untouched
+    assert not bound_lr_ratio(k, 1.0, 4.0) and (k.lr_g, k.lr_d) == (1e-3, 3e-3)
+    assert not bound_lr_ratio(Knobs(lr_g=1e-5, lr_d=1.0), 1.0, 0.0)
+    with pytest.raises(ConfigError, match="lr_ratio_max"):
+        config_from_dict({"model": "mlp", "data": {"source": "ring8"}, "optim": {"lr_ratio_max": 0.5}})
+
+
+def test_controllers_stay_within_the_lr_ratio_bound_through_the_trainer(tmp_path):
+    """Random DQN actions (epsilon 1) on top of APFL push lr_d / lr_g far from 1 without the bound; with
+    optim.lr_ratio_max=2 every step's ratio stays within [1/2, 2], and the run still resumes exactly."""
+    import mspgsen
+    from mspgsen.engine.logger import read_stats
+
+    def cfg(steps: int, bound: float) -> dict:
+        return {"seed": 1, "data": {"source": "ring8"}, "model": {"name": "mlp", "g_hidden": 16, "d_hidden": 16},
+                "optim": {"lr_g": 1e-3, "lr_d": 1e-3, "lr_ratio_max": bound},
+                "control": {"apfl": {"enabled": True, "stages": "off", "every": 5},
+                            "dqn": {"enabled": True, "every": 5, "warmup": 2, "batch": 4, "eps_end": 1.0}},
+                "quality": {"every": 5, "n": 32},
+                "train": {"steps": steps, "batch_size": 16, "progress": False, "tensorboard": False, "ema_kimg": 0,
+                          "sample_every": 10 ** 6, "ckpt_every": 40, "log_every": 1, "threads": 1}}
+
+    quiet = lambda *a, **k: None  # noqa: E731
+    ratios = lambda run: [r["knob/lr_d"] / r["knob/lr_g"] for r in read_stats(run.run_dir)]  # noqa: E731
+    free = ratios(mspgsen.train(cfg(80, 0.0), name="free", runs_dir=tmp_path, log=quiet))
+    assert max(max(free), 1 / min(free)) > 4.0  # the controllers alone leave the bound far behind
+    bounded = mspgsen.train(cfg(80, 2.0), name="bounded", runs_dir=tmp_path, log=quiet)
+    rows = read_stats(bounded.run_dir)
+    assert all(0.5 - 1e-9 <= r["knob/lr_d"] / r["knob/lr_g"] <= 2.0 + 1e-9 for r in rows)
+    assert any(r["knob/lr_bounded"] == 1.0 for r in rows)
+    mspgsen.train(cfg(40, 2.0), name="resumed", runs_dir=tmp_path, log=quiet)
+    resumed = mspgsen.train(cfg(80, 2.0), name="resumed", runs_dir=tmp_path, log=quiet)
+    drop = lambda r: {k: v for k, v in r.items() if k != "images_per_s"}  # noqa: E731
+    assert [drop(r) for r in read_stats(resumed.run_dir)] == [drop(r) for r in rows]

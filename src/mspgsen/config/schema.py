@@ -43,10 +43,15 @@ class OptimConfig:
     impl: Literal["auto", "fused", "foreach", "loop"] = "auto"  # How torch runs the update (the same update,
     # rounded differently): fused, one kernel per parameter; foreach, batched over parameters; loop, a few operations
     # per parameter; auto, fused where torch has it (adam, adamw, sgd).
+    lr_ratio_max: float = 0.0  # Most factor by which controllers may move lr_d / lr_g from its starting ratio,
+    # either way (0: no bound); where they go past it, both rates move to the bound around their geometric mean.
 
     def check(self, where: str) -> None:
         if self.lr_g <= 0 or self.lr_d <= 0:
             raise ConfigError(f"'{where}.lr_g' and '{where}.lr_d' must be positive.")
+        if self.lr_ratio_max != 0 and self.lr_ratio_max < 1:
+            raise ConfigError(f"'{where}.lr_ratio_max' must be 0 (no bound) or at least 1 (1 keeps the starting "
+                              f"ratio), got {self.lr_ratio_max}.")
         if self.impl == "fused" and self.name == "rmsprop":
             raise ConfigError(f"'{where}.impl=fused' does not exist for rmsprop in torch; use 'auto', 'foreach' "
                               "or 'loop'.")

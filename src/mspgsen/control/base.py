@@ -8,6 +8,7 @@ declares what it needs, and validation refuses it on a method that cannot feed i
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..contract import ControlContext, Knobs, Needs
@@ -15,7 +16,7 @@ from ..registry import Registry
 
 CONTROLLERS: Registry = Registry("controller")
 
-__all__ = ["CONTROLLERS", "ControlContext", "Controller", "Knobs", "Needs", "build_controllers"]
+__all__ = ["CONTROLLERS", "ControlContext", "Controller", "Knobs", "Needs", "bound_lr_ratio", "build_controllers"]
 
 
 class Controller:
@@ -52,3 +53,25 @@ def build_controllers(cfg: Any) -> dict[str, Controller]:
         entry = CONTROLLERS.get(name)
         out[name] = entry.obj(cfg.control[name], cfg)
     return out
+
+
+def bound_lr_ratio(knobs: Knobs, start_ratio: float, max_factor: float) -> bool:
+    """Keep lr_d / lr_g within ``max_factor`` of ``start_ratio`` either way (``optim.lr_ratio_max``); returns
+    whether it moved the rates.
+
+    Each controller bounds its own moves (APFL's ``lr_min``, the DQN's ``lr_range``), but their products are not
+    bounded: in measured runs of the whole system APFL lowered lr_g while the DQN doubled lr_d, until D learned
+    300 times faster than G and the run went backwards. The trainer calls this after every controller has acted.
+    Where the ratio is past the bound, both rates move to it around their geometric mean, so the overall step size
+    the controllers chose is kept and neither network alone absorbs the correction. 0 turns the bound off.
+    """
+    if max_factor <= 0:
+        return False
+    ratio = knobs.lr_d / knobs.lr_g
+    lo, hi = start_ratio / max_factor, start_ratio * max_factor
+    if lo <= ratio <= hi:
+        return False
+    target = min(max(ratio, lo), hi)
+    mean = math.sqrt(knobs.lr_g * knobs.lr_d)  # kept: lr_g' * lr_d' = lr_g * lr_d
+    knobs.lr_g, knobs.lr_d = mean / math.sqrt(target), mean * math.sqrt(target)
+    return True

@@ -21,7 +21,7 @@ import torch
 
 from ..config import Config, dump_config
 from ..contract import QUALITY, ControlContext, Knobs
-from ..control.base import build_controllers
+from ..control.base import bound_lr_ratio, build_controllers
 from ..data import DataStream, ImageArray, make_sampler
 from ..data.prepare import prepare_training_data
 from ..errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
@@ -126,6 +126,7 @@ class Trainer:
         ddp.prepare_method(self.method, cfg.method.name, world_size)
         self.G_ema = make_ema(self.method.G) if t.ema_kimg > 0 else None
         self.knobs: Knobs = self.method.initial_knobs()
+        self.lr_ratio0 = self.knobs.lr_d / self.knobs.lr_g  # the ratio optim.lr_ratio_max bounds the controllers around
         self.controllers = build_controllers(cfg)
         labels = self.data.labels
         self.stream = DataStream(self.data.images, labels, local_batch,
@@ -389,6 +390,8 @@ class Trainer:
                 stats[QUALITY] = self.probe.measure(self.method, self.aux_stream.next)  # one value, every controller
             for name, c in self.controllers.items():
                 stats.update({f"{name}/{k}": float(v) for k, v in c.observe(self.step, stats, self.knobs).items()})
+            if self.controllers and self.cfg.optim.lr_ratio_max:
+                stats["knob/lr_bounded"] = float(bound_lr_ratio(self.knobs, self.lr_ratio0, self.cfg.optim.lr_ratio_max))
             stats.update({"knob/lr_g": self.knobs.lr_g, "knob/lr_d": self.knobs.lr_d, "knob/d_steps": self.knobs.d_steps})
             window.add(stats)
             ev, better = self._maybe_evaluate()
