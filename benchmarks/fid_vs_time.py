@@ -71,6 +71,16 @@ def summarize(rows: list[dict], marks: list[float], unit: str = "min") -> tuple[
     return headers, out
 
 
+def describe_rows(rows: list[dict]) -> dict[str, str]:
+    """Machine, reference data (the rows' 'ref': what FID was measured against), threads and n as the stored rows
+    record them (each distinct value, or 'not recorded'), so a table or plot of rows measured elsewhere names where
+    they were measured, not the machine that draws them."""
+    def values(key: str) -> str:
+        found = sorted({str(r[key]) for r in rows if r.get(key) not in (None, "")})
+        return " / ".join(found) if found else "not recorded"
+    return {"machine": values("machine"), "data": values("ref"), "threads": values("threads"), "n": values("n")}
+
+
 def merge_json(paths: list[str], renames: dict[str, str]) -> list[dict]:
     """The rows of several stored files: those ``--json`` writes (a list of rows) or the ``results.json`` of
     ``mspgsen bench`` (its runs' rows). Each run (variant and seed, after ``renames``) keeps its rows from the last
@@ -176,8 +186,15 @@ def main() -> None:
             write_results(suite, outcomes, Path(a.runs_dir))
         rows = [r for o in outcomes for r in o.rows]
     headers, lines = summarize(rows, marks, "min" if a.unit == "minutes" else "kimg")
-    print(f"Machine: {machine()}; {a.threads} threads; FID n = {a.n} against {ref_text}; seeds {a.seeds}; "
-          f"overrides: {a.overrides or 'none'}")
+    if a.from_json:  # rows measured elsewhere: say what they record, not what this command's options would run
+        d = describe_rows(rows)
+        print(f"Machine: {d['machine']}; {d['threads']} threads; FID n = {d['n']} against {d['data']}; seeds "
+              f"{a.seeds} (rows from {a.from_json})")
+        caption = f"{d['threads']} threads, n={d['n']} vs {d['data']}; seeds {a.seeds}"
+    else:
+        print(f"Machine: {machine()}; {a.threads} threads; FID n = {a.n} against {ref_text}; seeds {a.seeds}; "
+              f"overrides: {a.overrides or 'none'}")
+        caption = f"bundled Fashion-MNIST, {a.threads} threads, n={a.n} vs {a.ref}; seeds {a.seeds}"
     print(table(headers, lines))
     print()
     print(table(["preset", "seed", "mark (min)", "train min", "step", "kimg", "FID", "KID"],
@@ -185,7 +202,7 @@ def main() -> None:
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))
     if a.plot and rows:
-        plot(rows, marks, a.plot, f"bundled Fashion-MNIST, {a.threads} threads, n={a.n} vs {a.ref}; seeds {a.seeds}",
+        plot(rows, marks, a.plot, caption,
              "training minutes" if a.unit == "minutes" else "kimg (thousands of real images shown)")
 
 

@@ -91,3 +91,44 @@ def test_throughput_ratio_is_the_median_of_per_round_ratios():
     base = mod.Row("dcgan", 32, 1, False, None, None, None, {}, train=[10.0, 40.0, 15.0])
     assert mod.ratio_to_dcgan(row, base) == "1.00x"  # per round 1.0, 0.5, 2.0; the ratio of the medians is 1.33
     assert mod.ratio_to_dcgan(row, None) == "-"
+
+
+def test_sample_panels_cuts_the_first_cells_of_each_runs_newest_grid(tmp_path):
+    """scripts/sample_panels.py: the panel holds exactly the top-left images the trainer tiled (make_grid's layout),
+    taken from the grid with the highest step; a path without grids is refused with one sentence."""
+    import numpy as np
+    from PIL import Image
+
+    from mspgsen.utils.images import make_grid
+
+    spec = importlib.util.spec_from_file_location("sample_panels", BENCH.parent / "scripts" / "sample_panels.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    images = np.stack([np.full((3, 6, 6), i * 4, np.uint8) for i in range(64)])  # image i has value 4i everywhere
+    grid = make_grid(images)
+    cut = mod.crop_cells(grid, 64, 2)
+    assert cut.shape == (2 * 8 + 2, 2 * 8 + 2, 3)
+    assert [int(cut[2 + r * 8, 2 + c * 8, 0]) for r in range(2) for c in range(2)] == [0, 4, 32, 36]  # images 0, 1, 8, 9
+    with pytest.raises(ValueError, match="grid_size"):
+        mod.crop_cells(grid, 49, 2)  # 7 columns cannot tile 66 pixels
+    run = tmp_path / "run"
+    (run / "samples").mkdir(parents=True)
+    Image.fromarray(grid).save(run / "samples" / "000200.png")
+    Image.fromarray(np.zeros_like(grid)).save(run / "samples" / "000100.png")
+    Image.fromarray(np.zeros_like(grid)).save(run / "samples" / "000200_scales.png")
+    assert mod.last_grid(run).name == "000200.png"
+    out = mod.main(["a=" + str(run), "b=" + str(run), "--cells", "2", "--out", str(tmp_path / "p.png"), "--title", "t"])
+    assert out.is_file() and Image.open(out).size[0] > 0
+    with pytest.raises(SystemExit, match="no sample grid"):
+        mod.last_grid(tmp_path)
+
+
+def test_fid_vs_time_describes_stored_rows_by_what_they_record():
+    """--from-json tables and plots rows measured elsewhere: the caption names their machine, reference data,
+    threads and n, not the machine drawing them or the script's defaults (bundled data, --threads)."""
+    mod = load("fid_vs_time")
+    rows = [{"machine": "Intel Xeon", "ref": "noto-emoji", "threads": 2, "n": 1000},
+            {"machine": "AMD EPYC", "ref": "noto-emoji", "threads": 2, "n": 1000}, {"ref": ""}]
+    assert mod.describe_rows(rows) == {"machine": "AMD EPYC / Intel Xeon", "data": "noto-emoji", "threads": "2",
+                                       "n": "1000"}
+    assert mod.describe_rows([{}])["machine"] == "not recorded"
