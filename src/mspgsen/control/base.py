@@ -60,8 +60,8 @@ def bound_lr_ratio(knobs: Knobs, start_ratio: float, max_factor: float) -> bool:
     whether it moved the rates.
 
     Each controller bounds its own moves (APFL's ``lr_min``, the DQN's ``lr_range``), but their products are not
-    bounded: in measured runs of the whole system APFL lowered lr_g while the DQN doubled lr_d, until D learned
-    300 times faster than G and the run went backwards. The trainer calls this after every controller has acted.
+    bounded: in measured runs of the whole system APFL lowered lr_g while the DQN doubled lr_d, until lr_d / lr_g
+    was over 100 and the run went backwards. The trainer calls this after every controller has acted.
     Where the ratio is past the bound, both rates move to it around their geometric mean, so the overall step size
     the controllers chose is kept and neither network alone absorbs the correction. 0 turns the bound off.
     """
