@@ -62,8 +62,11 @@ def main(argv: list[str] | None = None) -> Path:
         if not sep:
             raise SystemExit(f"'{spec}' is not LABEL=RUN_DIR; write each run as a label, '=', and its folder.")
         path = last_grid(Path(run))
-        grid = np.asarray(Image.open(path).convert("RGB"))
-        panels.append((f"{label}, step {int(path.stem):,}", crop_cells(grid, args.grid_size, args.cells)))
+        try:
+            grid = np.asarray(Image.open(path).convert("RGB"))
+            panels.append((f"{label}, step {int(path.stem):,}", crop_cells(grid, args.grid_size, args.cells)))
+        except (OSError, ValueError) as e:  # an unreadable PNG, or a grid of another size than --grid-size
+            raise SystemExit(f"{path}: {e}.") from None
     fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.3), dpi=100, squeeze=False)
     for ax, (label, img) in zip(axes[0], panels):
         ax.imshow(img)
