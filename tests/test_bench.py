@@ -372,3 +372,47 @@ def test_rows_measured_before_the_suite_had_a_ledger_are_added_to_it(runs, tmp_p
     other = tmp_path / "other.jsonl"
     run_suite(parse_suite({**spec, "ledger": str(other), "set": ["optim.lr_d=5e-4"]}), train=False)
     assert read_ledger(other) == []
+
+
+def test_a_log_metric_added_later_is_read_from_the_runs_logs(runs, tmp_path):
+    """Asking a measured suite for the knobs fills them in from each run's stats.jsonl up to the mark's step (no
+    training, no new measurement) and keeps the completed rows in the ledger; a ledger row that cannot be completed
+    (its folder gone) does not count."""
+    import shutil
+
+    from mspgsen.bench.ledger import read_ledger
+
+    ledger = tmp_path / "l.jsonl"
+    spec = toy_suite(runs, seeds=[0], ledger=str(ledger), metrics=["modes", "osc"], marks=[6])
+    first = run_suite(parse_suite(spec), log=lambda *a, **k: None)
+    assert all("lr_ratio_max" not in r for o in first for r in o.rows)
+    suite = parse_suite({**spec, "metrics": ["modes", "osc", "knobs"]})
+    again = run_suite(suite, log=lambda *a, **k: None)
+    assert not any(o.trained for o in again)
+    by = {o.variant: o.rows for o in again}
+    assert [r["lr_ratio_max"] for r in by["plain"]] == [1.0, 1.0]  # lr_d = lr_g = 1e-3, no controller
+    assert by["lr-low"][0]["lr_ratio_max"] == pytest.approx(10.0)  # lr_d 1e-3 over the variant's lr_g 1e-4
+    assert all(r["d_steps_mean"] == 1.0 for o in again for r in o.rows)
+    assert [r["modes"] for o in again for r in o.rows] == [r["modes"] for o in first for r in o.rows]  # kept as measured
+    filled = [r for r in read_ledger(ledger) if "logs_filled" in r]
+    assert len(filled) == 4 and all(r["logs_filled"] == ["lr_ratio_max", "d_steps_mean"] for r in filled)
+    shutil.rmtree(runs)
+    done = run_suite(suite, train=False)  # the completed rows count without the folders
+    assert [len(o.rows) for o in done] == [2, 2]
+    assert [r["lr_ratio_max"] for r in done[1].rows] == [r["lr_ratio_max"] for r in by["lr-low"]]
+    # a suite asking for a log metric its ledger rows lack, with the folders gone: those rows do not count
+    osc = parse_suite({**spec, "metrics": ["modes", "osc", "losses"]})
+    assert [o.rows for o in run_suite(osc, train=False)] == [[], []]
+
+
+def test_knobs_follow_the_logged_rates_and_d_steps():
+    from mspgsen.bench.measure import log_metrics
+
+    rows = [{"step": 10, "knob/lr_g": 2e-4, "knob/lr_d": 2e-4, "knob/d_steps": 1.0},
+            {"step": 20, "knob/lr_g": 1e-4, "knob/lr_d": 8e-4, "knob/d_steps": 3.0},
+            {"step": 30, "knob/lr_g": 2e-4, "knob/lr_d": 4e-4, "knob/d_steps": 2.0}]
+    got = log_metrics(rows, ["knobs"])
+    assert got["lr_ratio_max"] == pytest.approx(8.0) and got["d_steps_mean"] == pytest.approx(2.0)
+    early = log_metrics(rows, ["knobs"], upto=10)
+    assert early["lr_ratio_max"] == pytest.approx(1.0) and early["d_steps_mean"] == 1.0
+    assert log_metrics([{"step": 10}], ["knobs"]) == {"lr_ratio_max": None, "d_steps_mean": None}

@@ -10,7 +10,9 @@ own log has it or when the ledger has a row for that variant, seed and mark that
   overrides (threads, seed and data included, the budget and progress display left out), and the suite's
   measurement protocol (unit, reference, n, EMA). A preset edited since, or an override changed, no longer matches,
   so the row is not reused; and
-* holds every column the suite asks for now.
+* holds every column the suite asks for now. A column read from the run's log alone (oscillation, losses, knobs)
+  that a suite asks for after the row was measured is filled in from the run's stats.jsonl where the run folder is
+  here, and the completed row is appended (with ``logs_filled``: those columns, and the commit that filled them).
 
 What a ledger cannot see is a change of code that computes a different function for the same config; after such a
 change, start the ledger afresh (move the file aside). Rows carry the machine, device, threads, date and commit
@@ -87,13 +89,14 @@ def read_ledger(path: Optional[Path]) -> list[dict]:
     return rows
 
 
-def ledger_marks(suite: "Suite", variant: "Variant", seed: int, rows: Optional[list[dict]] = None) -> dict[float, dict]:
+def ledger_marks(suite: "Suite", variant: "Variant", seed: int, rows: Optional[list[dict]] = None,
+                 columns: Optional[list[str]] = None) -> dict[float, dict]:
     """The suite's marks that the ledger has measured for this (variant, seed) under the same specification, with
-    every column the suite asks for; a later row of the same mark wins."""
+    every column the suite asks for (or those of ``columns``); a later row of the same mark wins."""
     if suite.ledger is None:
         return {}
     key = spec_key(variant_spec(suite, variant, seed))
-    cols = suite.columns()
+    cols = suite.columns() if columns is None else columns
     out: dict[float, dict] = {}
     for row in read_ledger(suite.ledger) if rows is None else rows:
         mark = float(row["mark"])

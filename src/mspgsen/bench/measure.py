@@ -6,6 +6,8 @@ Kept apart from the runner so that every row of every suite is measured one way:
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from .suite import BUNDLED, HOLDOUT_TRAIN, IMAGE_METRICS, TOY, Suite
@@ -65,8 +67,12 @@ def probe_quality(G, real, seed: int) -> float:
     return float(QualityProbe("features", n, seed=seed).measure(G.method, next_real))
 
 
-def log_metrics(rows: list[dict], wanted: list[str]) -> dict:
-    """Oscillation (sd of loss_g over the second half of the logged steps) and mean losses over the last quarter."""
+def log_metrics(rows: list[dict], wanted: list[str], upto: Optional[int] = None) -> dict:
+    """Oscillation (sd of loss_g over the second half of the logged steps), mean losses over the last quarter, and
+    what the controllers did to the knobs (highest lr_d / lr_g of the logged 10-step means; mean D updates per
+    step). ``upto``: only the rows logged at or before that step (a mark the run has gone past)."""
+    if upto is not None:
+        rows = [r for r in rows if isinstance(r.get("step"), (int, float)) and r["step"] <= upto]
     out: dict = {}
     if "osc" in wanted:
         lg = [r["loss_g"] for r in rows[len(rows) // 2:] if isinstance(r.get("loss_g"), (int, float))]
@@ -76,6 +82,13 @@ def log_metrics(rows: list[dict], wanted: list[str]) -> dict:
         for k in ("loss_d", "loss_g"):
             v = [r[k] for r in last if isinstance(r.get(k), (int, float))]
             out[k] = float(np.mean(v)) if v else None
+    if "knobs" in wanted:
+        ratios = [r["knob/lr_d"] / r["knob/lr_g"] for r in rows
+                  if isinstance(r.get("knob/lr_d"), (int, float)) and isinstance(r.get("knob/lr_g"), (int, float))
+                  and r["knob/lr_g"] > 0]
+        d_steps = [r["knob/d_steps"] for r in rows if isinstance(r.get("knob/d_steps"), (int, float))]
+        out["lr_ratio_max"] = float(max(ratios)) if ratios else None
+        out["d_steps_mean"] = float(np.mean(d_steps)) if d_steps else None
     return out
 
 

@@ -135,17 +135,67 @@ def run_overrides(suite: Suite, variant: Variant, seed: int) -> list[str]:
 def measured_marks(suite: Suite, variant: Variant, seed: int) -> dict[float, dict]:
     """The suite's marks measured already for this (variant, seed): the run's own log, and the suite's ledger for
     the marks the log lacks (a run folder from another session or machine that is not here). A row of the log that
-    the ledger lacks (measured before the suite had a ledger) is added to it."""
+    the ledger lacks (measured before the suite had a ledger) is added to it. A row that lacks only columns read from
+    the run's log (a log metric added to the suite later) is completed from the run's stats.jsonl when the folder is
+    this run's; a ledger row that cannot be completed does not count."""
     from .ledger import ledger_marks, run_matches_spec, variant_spec
 
     run_dir = suite.run_dir(variant, seed)
     own = {m: r for m, r in read_log(run_dir / suite.log_name).items() if m in suite.marks}
-    kept = ledger_marks(suite, variant, seed)
-    missing = [m for m in sorted(own) if m not in kept and all(c in own[m] for c in suite.columns())]
-    if missing and suite.ledger is not None and run_matches_spec(run_dir, variant_spec(suite, variant, seed)):
+    kept = ledger_marks(suite, variant, seed, columns=suite.columns(logs=False))
+    done = {**kept, **own}
+    spec_ok: dict[str, bool] = {}
+
+    def this_run() -> bool:  # the folder was trained with this specification (checked once, only when needed)
+        if "ok" not in spec_ok:
+            spec_ok["ok"] = run_matches_spec(run_dir, variant_spec(suite, variant, seed))
+        return spec_ok["ok"]
+
+    filled = completed_from_logs(suite, run_dir, done, this_run)
+    for m, row in filled.items():
+        append_row(run_dir / suite.log_name, row)
+        if suite.ledger is not None:
+            from .ledger import append_ledger, commit_id, spec_key
+
+            append_ledger(suite.ledger, {**kept.get(m, {}), **row, "spec": spec_key(variant_spec(suite, variant, seed)),
+                                         "logs_filled": [c for c in suite.log_columns() if c not in done[m]],
+                                         "logs_filled_commit": commit_id()})
+    done.update(filled)
+    cols = suite.columns()
+    for m in [m for m in kept if m not in own and any(c not in done[m] for c in cols)]:
+        del done[m]  # a ledger row without every column the suite asks for does not count
+    missing = [m for m in sorted(own) if m not in kept and m not in filled and all(c in own[m] for c in cols)]
+    if missing and suite.ledger is not None and this_run():
         for m in missing:
             record(suite, variant, seed, own[m])
-    return {**kept, **own}
+    return done
+
+
+def completed_from_logs(suite: Suite, run_dir: Path, rows: dict[float, dict],
+                        this_run: Callable[[], bool]) -> dict[float, dict]:
+    """The rows that lack only log-read columns, completed from the run's stats.jsonl up to each row's step; a row
+    is completed only when the folder is this run's (``this_run``) and it has trained at least to that step."""
+    want = suite.log_columns()
+    other = suite.columns(logs=False)
+    lacking = {m: r for m, r in rows.items()
+               if any(c not in r for c in want) and all(c in r for c in other) and isinstance(r.get("step"), int)}
+    if not lacking or not (run_dir / "stats.jsonl").is_file() or not this_run():
+        return {}
+    from .measure import log_metrics
+
+    reached = run_progress(run_dir)["step"]
+    stats = []
+    for line in (run_dir / "stats.jsonl").read_text().splitlines():
+        try:  # a run training now may be writing its last line
+            stats.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    out = {}
+    for m, r in lacking.items():
+        if r["step"] <= reached:
+            got = log_metrics(stats, suite.metrics, upto=r["step"])
+            out[m] = {**r, **{c: got.get(c) for c in want if c not in r}}
+    return out
 
 
 def logged_rows(suite: Suite, variant: Variant, seed: int) -> list[dict]:

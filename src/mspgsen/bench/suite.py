@@ -25,10 +25,15 @@ METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "modes": ("modes", "hq"),  # toy mixtures: modes covered within 3 sigma, share of samples within 3 sigma
     "osc": ("loss_g_osc",),  # spread of G's loss over the second half of training (oscillation)
     "losses": ("loss_d", "loss_g"),  # mean losses over the last quarter of training
+    # what the controllers did: highest lr_d / lr_g over the logged 10-step means, mean D updates per step
+    "knobs": ("lr_ratio_max", "d_steps_mean"),
     "data_dist": ("data_dist",),  # model-free: diagonal Frechet distance of raw coordinates/pixels over total variance
     "d_quality": ("d_quality",),  # the controllers' own signal: the trainer's quality probe on the final networks
 }
 IMAGE_METRICS = ("fid", "kid", "pr", "dc", "cls")
+#: Metrics read from the run's stats.jsonl alone: a row measured before the suite asked for one is completed from
+#: the run's log (runner.measured_marks), with no training and no generator.
+LOG_METRICS = ("osc", "losses", "knobs")
 REFS = ("test", "holdout", "train")
 HOLDOUT_TRAIN = 5000  # ref holdout: train on the first 5,000 bundled training images, measure on the other 1,000
 BUNDLED = "fashion-mnist-subset"
@@ -85,8 +90,12 @@ class Suite:
     def run_dir(self, variant: Variant, seed: int) -> Path:
         return Path(self.runs_dir) / self.run_name.format(variant=variant.name, seed=seed)
 
-    def columns(self) -> list[str]:
-        return [c for m in self.metrics for c in METRIC_COLUMNS[m]]
+    def columns(self, logs: bool = True) -> list[str]:
+        """The table's metric columns; ``logs=False`` leaves out those read from the run's stats.jsonl."""
+        return [c for m in self.metrics if logs or m not in LOG_METRICS for c in METRIC_COLUMNS[m]]
+
+    def log_columns(self) -> list[str]:
+        return [c for m in self.metrics if m in LOG_METRICS for c in METRIC_COLUMNS[m]]
 
     def tasks(self) -> list[tuple[Variant, int]]:
         """Every (variant, seed), seeds outermost: a suite cut short still compares every variant on its first seeds."""
