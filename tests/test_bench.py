@@ -392,10 +392,12 @@ def test_a_log_metric_added_later_is_read_from_the_runs_logs(runs, tmp_path):
     by = {o.variant: o.rows for o in again}
     assert [r["lr_ratio_max"] for r in by["plain"]] == [1.0, 1.0]  # lr_d = lr_g = 1e-3, no controller
     assert by["lr-low"][0]["lr_ratio_max"] == pytest.approx(10.0)  # lr_d 1e-3 over the variant's lr_g 1e-4
+    assert by["lr-low"][0]["lr_ratio_min"] == pytest.approx(10.0)  # no controller: the rates never move
     assert all(r["d_steps_mean"] == 1.0 for o in again for r in o.rows)
     assert [r["modes"] for o in again for r in o.rows] == [r["modes"] for o in first for r in o.rows]  # kept as measured
     filled = [r for r in read_ledger(ledger) if "logs_filled" in r]
-    assert len(filled) == 4 and all(r["logs_filled"] == ["lr_ratio_max", "d_steps_mean"] for r in filled)
+    assert len(filled) == 4 and all(r["logs_filled"] == ["lr_ratio_max", "lr_ratio_min", "d_steps_mean"]
+                                 for r in filled)
     shutil.rmtree(runs)
     done = run_suite(suite, train=False)  # the completed rows count without the folders
     assert [len(o.rows) for o in done] == [2, 2]
@@ -413,6 +415,7 @@ def test_knobs_follow_the_logged_rates_and_d_steps():
             {"step": 30, "knob/lr_g": 2e-4, "knob/lr_d": 4e-4, "knob/d_steps": 2.0}]
     got = log_metrics(rows, ["knobs"])
     assert got["lr_ratio_max"] == pytest.approx(8.0) and got["d_steps_mean"] == pytest.approx(2.0)
+    assert got["lr_ratio_min"] == pytest.approx(1.0)
     early = log_metrics(rows, ["knobs"], upto=10)
     assert early["lr_ratio_max"] == pytest.approx(1.0) and early["d_steps_mean"] == 1.0
-    assert log_metrics([{"step": 10}], ["knobs"]) == {"lr_ratio_max": None, "d_steps_mean": None}
+    assert log_metrics([{"step": 10}], ["knobs"]) == {"lr_ratio_max": None, "lr_ratio_min": None, "d_steps_mean": None}

@@ -69,8 +69,8 @@ def probe_quality(G, real, seed: int) -> float:
 
 def log_metrics(rows: list[dict], wanted: list[str], upto: Optional[int] = None) -> dict:
     """Oscillation (sd of loss_g over the second half of the logged steps), mean losses over the last quarter, and
-    what the controllers did to the knobs (highest lr_d / lr_g of the logged 10-step means; mean D updates per
-    step). ``upto``: only the rows logged at or before that step (a mark the run has gone past)."""
+    what the controllers did to the knobs (highest and lowest lr_d / lr_g of the logged 10-step means; mean D
+    updates per step). ``upto``: only the rows logged at or before that step (a mark the run has gone past)."""
     if upto is not None:
         rows = [r for r in rows if isinstance(r.get("step"), (int, float)) and r["step"] <= upto]
     out: dict = {}
@@ -88,6 +88,7 @@ def log_metrics(rows: list[dict], wanted: list[str], upto: Optional[int] = None)
                   and r["knob/lr_g"] > 0]
         d_steps = [r["knob/d_steps"] for r in rows if isinstance(r.get("knob/d_steps"), (int, float))]
         out["lr_ratio_max"] = float(max(ratios)) if ratios else None
+        out["lr_ratio_min"] = float(min(ratios)) if ratios else None
         out["d_steps_mean"] = float(np.mean(d_steps)) if d_steps else None
     return out
 

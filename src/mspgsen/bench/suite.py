@@ -25,8 +25,9 @@ METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "modes": ("modes", "hq"),  # toy mixtures: modes covered within 3 sigma, share of samples within 3 sigma
     "osc": ("loss_g_osc",),  # spread of G's loss over the second half of training (oscillation)
     "losses": ("loss_d", "loss_g"),  # mean losses over the last quarter of training
-    # what the controllers did: highest lr_d / lr_g over the logged 10-step means, mean D updates per step
-    "knobs": ("lr_ratio_max", "d_steps_mean"),
+    # what the controllers did: highest and lowest lr_d / lr_g over the logged 10-step means (the rates can part
+    # either way), mean D updates per step
+    "knobs": ("lr_ratio_max", "lr_ratio_min", "d_steps_mean"),
     "data_dist": ("data_dist",),  # model-free: diagonal Frechet distance of raw coordinates/pixels over total variance
     "d_quality": ("d_quality",),  # the controllers' own signal: the trainer's quality probe on the final networks
 }
