@@ -181,15 +181,11 @@ def completed_from_logs(suite: Suite, run_dir: Path, rows: dict[float, dict],
                if any(c not in r for c in want) and all(c in r for c in other) and isinstance(r.get("step"), int)}
     if not lacking or not (run_dir / "stats.jsonl").is_file() or not this_run():
         return {}
+    from ..engine.logger import read_stats
     from .measure import log_metrics
 
     reached = run_progress(run_dir)["step"]
-    stats = []
-    for line in (run_dir / "stats.jsonl").read_text().splitlines():
-        try:  # a run training now may be writing its last line
-            stats.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
+    stats = read_stats(run_dir)
     out = {}
     for m, r in lacking.items():
         if r["step"] <= reached:

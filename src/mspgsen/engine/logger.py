@@ -81,7 +81,13 @@ def read_stats(run_dir: Path) -> list[dict]:
     p = Path(run_dir) / "stats.jsonl"
     if not p.exists():
         return []
-    return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()]
+    rows = []
+    for ln in p.read_text().splitlines():
+        try:  # a run training now may be writing its last line; a killed one may have left it half-written
+            rows.append(json.loads(ln))
+        except ValueError:
+            continue
+    return rows
 
 
 def truncate_jsonl(path: Path, step: int) -> None:
