@@ -419,3 +419,12 @@ def test_knobs_follow_the_logged_rates_and_d_steps():
     early = log_metrics(rows, ["knobs"], upto=10)
     assert early["lr_ratio_max"] == pytest.approx(1.0) and early["d_steps_mean"] == 1.0
     assert log_metrics([{"step": 10}], ["knobs"]) == {"lr_ratio_max": None, "lr_ratio_min": None, "d_steps_mean": None}
+
+
+def test_the_plot_takes_a_log_axis_only_when_one_run_dwarfs_the_rest():
+    from mspgsen.bench.tables import log_scale_wanted
+
+    assert log_scale_wanted([69.0, 98.0, 133.0, 149.0]) is False  # FID curves of healthy runs: linear reads
+    assert log_scale_wanted([64.4, 98.0, 133.0, 535.0]) is True  # one collapsed run would squash the rest
+    assert log_scale_wanted([0.0, 0.5, 20.0]) is False  # a zero has no place on a log axis (mode counts, shares)
+    assert log_scale_wanted([float("nan"), 1.0, 2.0]) is False and log_scale_wanted([]) is False

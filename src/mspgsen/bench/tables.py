@@ -126,8 +126,18 @@ def markdown(suite: Suite, outcomes: list[RunOutcome], summary: list[dict], thre
     return "\n".join(lines)
 
 
+def log_scale_wanted(values: list[float], span: float = 4.0) -> bool:
+    """Whether a plot of ``values`` reads better on a log axis: all positive and the largest over ``span`` times the
+    smallest. One collapsed run (FID 500 among values near 70-150) would otherwise squash every other curve into a
+    flat band at the bottom."""
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return bool(vals) and min(vals) > 0 and max(vals) > span * min(vals)
+
+
 def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
-    """The first metric per variant: mean ± sd and each seed at the budget, or curves over the marks (sd shaded)."""
+    """The first metric per variant: mean ± sd and each seed at the budget, or mean curves over the marks with the
+    seeds' range shaded;
+    a log axis where the values span more than a factor of 4 (``log_scale_wanted``)."""
     cols = suite.columns()
     if not summary or not cols:
         return None
@@ -135,6 +145,7 @@ def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     col = cols[0]
     fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(suite.variants) + 2), 3.6), dpi=120)
@@ -156,15 +167,33 @@ def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
             pts = [s for s in summary if s["variant"] == v.name and s["metrics"][col] is not None]
             if not pts:
                 continue
-            m = [s["metrics"][col]["mean"] for s in pts]
-            sd = [s["metrics"][col]["sd"] for s in pts]
-            line, = ax.plot([s["mark"] for s in pts], m, marker="o", label=v.name)
-            ax.fill_between([s["mark"] for s in pts], [a - b for a, b in zip(m, sd)], [a + b for a, b in zip(m, sd)],
-                            color=line.get_color(), alpha=0.2)
-        ax.set_xlabel(suite.unit)
-        ax.legend(fontsize=7)
-    ax.set_ylabel(f"{col} (mean ± sd over seeds)")
-    ax.set_title(suite.name, fontsize=9)
+            xs = [s["mark"] for s in pts]
+            ref = v.name == suite.variants[0].name  # the suite's first row is its reference (full, plain, ...)
+            line, = ax.plot(xs, [s["metrics"][col]["mean"] for s in pts], marker="o", label=v.name,
+                            **({"color": "k", "linewidth": 2.4, "zorder": 3} if ref else {}))
+            # shaded: the lowest to the highest seed, not mean ± sd, which one collapsed seed drags below every
+            # value any seed had (and below zero, where a log axis has no room)
+            ax.fill_between(xs, [min(s["metrics"][col]["values"]) for s in pts],
+                            [max(s["metrics"][col]["values"]) for s in pts], color=line.get_color(), alpha=0.15)
+        if log_scale_wanted(list(suite.marks)):  # marks that double (25, 50, 100, 200) sit evenly
+            ax.set_xscale("log")
+            ax.set_xlabel(f"{suite.unit} (log scale)")
+        else:
+            ax.set_xlabel(suite.unit)
+        ax.set_xticks(suite.marks)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    shown = [x for s in summary if s["metrics"][col] is not None for x in s["metrics"][col]["values"]]
+    log = log_scale_wanted(shown)
+    if log:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_ylabel(f"{col}{' (log scale)' if log else ''}")
+    spread = "mean ± sd over seeds" if len(suite.marks) == 1 else "mean over seeds; shaded: lowest to highest seed"
+    ax.set_title(f"{suite.name}: {spread}", fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
