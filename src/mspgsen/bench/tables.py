@@ -192,7 +192,12 @@ def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
         ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_ylabel(f"{col}{' (log scale)' if log else ''}")
-    spread = "mean ± sd over seeds" if len(suite.marks) == 1 else "mean over seeds; shaded: lowest to highest seed"
+    if max((s["metrics"][col]["n"] for s in summary if s["metrics"][col] is not None), default=1) == 1:
+        spread = "one seed per row"  # no spread to show; "mean" would claim seeds that were not run
+    elif len(suite.marks) == 1:
+        spread = "mean ± sd over seeds"
+    else:
+        spread = "mean over seeds; shaded: lowest to highest seed"
     ax.set_title(f"{suite.name}: {spread}", fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
