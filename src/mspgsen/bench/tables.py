@@ -136,8 +136,7 @@ def log_scale_wanted(values: list[float], span: float = 4.0) -> bool:
 
 def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
     """The first metric per variant: mean ± sd and each seed at the budget, or mean curves over the marks with the
-    seeds' range shaded;
-    a log axis where the values span more than a factor of 4 (``log_scale_wanted``)."""
+    seeds' range shaded; a log axis where the values span more than a factor of 4 (``log_scale_wanted``)."""
     cols = suite.columns()
     if not summary or not cols:
         return None
