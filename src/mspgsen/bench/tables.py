@@ -134,6 +134,14 @@ def log_scale_wanted(values: list[float], span: float = 4.0) -> bool:
     return bool(vals) and min(vals) > 0 and max(vals) > span * min(vals)
 
 
+def _plain_tick_labels(axis) -> None:
+    """Tick labels as plain numbers (25, 100, 500) on a log axis too, where matplotlib would write 10^2."""
+    import matplotlib.ticker
+
+    axis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
     """The first metric per variant: mean ± sd and each seed at the budget, or mean curves over the marks with the
     seeds' range shaded; a log axis where the values span more than a factor of 4 (``log_scale_wanted``)."""
@@ -180,18 +188,16 @@ def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
         else:
             ax.set_xlabel(suite.unit)
         ax.set_xticks(suite.marks)
-        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        _plain_tick_labels(ax.xaxis)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    shown = [x for s in summary if s["metrics"][col] is not None for x in s["metrics"][col]["values"]]
-    log = log_scale_wanted(shown)
+    measured = [s["metrics"][col] for s in summary if s["metrics"][col] is not None]
+    log = log_scale_wanted([x for m in measured for x in m["values"]])
     if log:
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        _plain_tick_labels(ax.yaxis)
     ax.set_ylabel(f"{col}{' (log scale)' if log else ''}")
-    if max((s["metrics"][col]["n"] for s in summary if s["metrics"][col] is not None), default=1) == 1:
+    if max((m["n"] for m in measured), default=1) == 1:
         spread = "one seed per row"  # no spread to show; "mean" would claim seeds that were not run
     elif len(suite.marks) == 1:
         spread = "mean ± sd over seeds"
