@@ -327,6 +327,45 @@ def test_ledger_carries_measured_rows_to_a_machine_without_the_run_folders(runs,
     assert run_suite(parse_suite(toy_suite(runs, **one, budget={"steps": 6})), train=False)[0].rows != []
 
 
+def test_a_run_trained_again_on_another_kind_of_machine_measures_every_mark_there(runs, tmp_path, monkeypatch):
+    """The ledger's rows from another processor do not join a run that trains again from step 0 here: the same
+    config and seed computes a different trajectory on another CPU kind, so every mark is measured again on this one
+    (and the new rows win); rows from this kind of machine still count, and a run with its checkpoint here keeps
+    every row (it resumes, it does not start again)."""
+    import shutil
+
+    from mspgsen.bench import runner as runner_mod
+    from mspgsen.bench.ledger import ledger_marks, read_ledger
+
+    ledger = tmp_path / "toy.jsonl"
+    one = {"seeds": [0], "variants": [{"name": "plain", "config": TOY_CFG}], "ledger": str(ledger), "marks": [3, 6]}
+    run_suite(parse_suite(toy_suite(runs, **one, budget={"steps": 6})), log=lambda *a, **k: None)
+    first = read_ledger(ledger)
+    assert all(r["cpu_isa"] == runner_mod.cpu_isa() and runner_mod.same_numerics(r) for r in first)
+    assert runner_mod.numerics({**first[0], "machine": first[0]["machine"].replace("cores visible", "x")}) != \
+        runner_mod.numerics(first[0])
+    assert runner_mod.same_numerics({k: v for k, v in first[0].items() if k != "cpu_isa"})  # an older row
+    here = runner_mod.machine()
+    monkeypatch.setattr(runner_mod, "machine", lambda: "Other CPU 9000, 64 cores visible, torch 0.0")
+    assert not runner_mod.same_numerics(first[0])
+    suite = parse_suite(toy_suite(runs, **one, budget={"steps": 12}))
+    said: list[str] = []
+    resumed = run_suite(suite, log=lambda *a, **k: said.append(" ".join(map(str, a))))[0]  # checkpoint here: resumes
+    assert [r["machine"] for r in resumed.rows] == [here, here, "Other CPU 9000, 64 cores visible, torch 0.0"]
+    assert not any("measured again" in line for line in said)
+    shutil.rmtree(runs)  # the folder is gone: training starts again from step 0 on the other machine
+    suite = parse_suite(toy_suite(runs, **{**one, "marks": [3, 6, 18]}, budget={"steps": 18}))
+    again = run_suite(suite, log=lambda *a, **k: said.append(" ".join(map(str, a))))[0]
+    assert any("the ledger's rows at 3, 6 steps came from another machine" in line for line in said)
+    assert [(r["mark"], r["step"]) for r in again.rows] == [(3.0, 3), (6.0, 6), (18.0, 18)]
+    assert all(r["machine"].startswith("Other CPU 9000") for r in again.rows)  # one trajectory, all measured here
+    assert sorted(read_log(runs / "plain-s0" / "bench.jsonl")) == [3.0, 6.0, 18.0]
+    assert len(read_ledger(ledger)) == 2 + 1 + 3  # the first machine's rows are kept in the ledger, the new ones win
+    assert all(r["machine"].startswith("Other") for r in ledger_marks(suite, suite.variants[0], 0).values())
+    shutil.rmtree(runs)  # on the same kind of machine the ledger's rows count
+    assert not run_suite(suite, log=lambda *a, **k: None)[0].trained
+
+
 def test_ledger_rows_lacking_a_metric_the_suite_asks_for_do_not_count(runs, tmp_path):
     from mspgsen.bench.ledger import append_ledger, ledger_marks, spec_key, variant_spec
 

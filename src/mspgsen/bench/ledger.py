@@ -18,7 +18,9 @@ What a ledger cannot see is a change of code that computes a different function 
 change, start the ledger afresh (move the file aside). Rows carry the machine, device, threads, date and commit
 they were measured with, and the tables say so, because a minutes budget buys different work on different machines.
 A run whose later mark is missing and whose folder is gone trains again from the start to that mark; the marks the
-ledger already has are not measured again on the way.
+ledger already has from this kind of machine are not measured again on the way, those from another processor, GPU,
+torch version or instruction set are (runner.measured_marks): the same config and seed computes another trajectory
+there, and one run's rows must lie on one trajectory.
 """
 from __future__ import annotations
 

@@ -50,6 +50,35 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores visible{dev}, torch {torch.__version__}"
 
 
+def cpu_isa() -> str:
+    """The instruction set torch's CPU kernels were chosen for (AVX512, AVX2, ...): kept in every row, because the
+    kernels, and so the low bits of every step, depend on it."""
+    import torch
+
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):
+        return "unknown"
+
+
+def numerics(row: dict) -> tuple:
+    """What fixes a run's arithmetic besides its config and seed: the processor (or GPU) model, torch's version, the
+    device and, where recorded, the instruction set; the number of cores visible does not (a suite's runs have fixed
+    threads). Two rows with the same key lie on one trajectory when their run trained from step 0 on each."""
+    import re
+
+    name = re.sub(r", \d+ cores visible", "", str(row.get("machine") or "machine not recorded"))
+    return name, row.get("device") or "cpu", row.get("cpu_isa")
+
+
+def same_numerics(row: dict) -> bool:
+    """Whether a measured row came from a machine that computes as this one does (an unrecorded instruction set
+    is taken from the machine name alone)."""
+    here = numerics({"machine": machine(), "device": measure_device(), "cpu_isa": cpu_isa()})
+    there = numerics(row)
+    return there[:2] == here[:2] and there[2] in (None, here[2])
+
+
 def measure_device() -> str:
     """Where sampling and Inception run: the GPU where there is one (the trainer's 'auto' does the same)."""
     import torch
@@ -132,17 +161,31 @@ def run_overrides(suite: Suite, variant: Variant, seed: int) -> list[str]:
     return fixed + suite.overrides + variant.overrides
 
 
-def measured_marks(suite: Suite, variant: Variant, seed: int) -> dict[float, dict]:
+def measured_marks(suite: Suite, variant: Variant, seed: int, training: bool = False,
+                   log: Callable[..., None] = print) -> dict[float, dict]:
     """The suite's marks measured already for this (variant, seed): the run's own log, and the suite's ledger for
     the marks the log lacks (a run folder from another session or machine that is not here). A row of the log that
     the ledger lacks (measured before the suite had a ledger) is added to it. A row that lacks only columns read from
     the run's log (a log metric added to the suite later) is completed from the run's stats.jsonl when the folder is
-    this run's; a ledger row that cannot be completed does not count."""
+    this run's; a ledger row that cannot be completed does not count.
+
+    With ``training`` (the runner is about to train the run's missing marks) and no checkpoint here, the run trains
+    again from step 0; the ledger's rows measured on a machine that computes differently (``same_numerics``) then
+    do not count, and their marks are measured again on the way, so that one run's rows lie on one trajectory: the
+    same config and seed on another kind of CPU is another run."""
     from .ledger import ledger_marks, run_matches_spec, variant_spec
 
     run_dir = suite.run_dir(variant, seed)
     own = {m: r for m, r in read_log(run_dir / suite.log_name).items() if m in suite.marks}
     kept = ledger_marks(suite, variant, seed, columns=suite.columns(logs=False))
+    if training and any(m not in {**kept, **own} for m in suite.marks) and run_progress(run_dir)["step"] == 0:
+        other = sorted(m for m, r in kept.items() if m not in own and not same_numerics(r))
+        if other:
+            where = "; ".join(sorted({numerics(kept[m])[0] for m in other}))
+            log(f"{run_dir.name}: trains from step 0 on {machine()}; the ledger's rows at {', '.join(f'{m:g}' for m in other)} "
+                f"{suite.unit} came from another machine ({where}), so they are measured again on this one (a run's "
+                f"rows lie on one trajectory)")
+            kept = {m: r for m, r in kept.items() if m not in other}
     done = {**kept, **own}
     spec_ok: dict[str, bool] = {}
 
@@ -229,7 +272,7 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
     run_dir = suite.run_dir(variant, seed)
     out = RunOutcome(variant.name, seed, run_dir)
     log_path = run_dir / suite.log_name
-    done = measured_marks(suite, variant, seed)
+    done = measured_marks(suite, variant, seed, training=True, log=log)
     if not retry_diverged and any(m not in done for m in suite.marks):
         check_not_diverged(run_dir)
     reference = None
@@ -269,7 +312,7 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
         row = {"variant": variant.name, "preset": variant.name, "base": variant.preset or "inline", "seed": seed, "mark": mark,
                "unit": suite.unit, "minutes": round(prog["elapsed_s"] / 60.0, 3), "step": prog["step"],
                "kimg": round(prog["images"] / 1000.0, 2), **got, "n": suite.n, "threads": suite.threads,
-               "machine": machine(), "device": measure_device(),
+               "machine": machine(), "device": measure_device(), "cpu_isa": cpu_isa(),
                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         append_row(log_path, row)
         record(suite, variant, seed, row)
