@@ -357,6 +357,8 @@ def test_a_run_trained_again_on_another_kind_of_machine_measures_every_mark_ther
     suite = parse_suite(toy_suite(runs, **{**one, "marks": [3, 6, 18]}, budget={"steps": 18}))
     again = run_suite(suite, log=lambda *a, **k: said.append(" ".join(map(str, a))))[0]
     assert any("the ledger's rows at 3, 6 steps came from another machine" in line for line in said)
+    table = write_results(suite, [again], tmp_path / "out")["table"].read_text()
+    assert f"- measured on: Other CPU 9000, 64 cores visible, torch 0.0, {runner_mod.cpu_isa()}; device cpu" in table
     assert [(r["mark"], r["step"]) for r in again.rows] == [(3.0, 3), (6.0, 6), (18.0, 18)]
     assert all(r["machine"].startswith("Other CPU 9000") for r in again.rows)  # one trajectory, all measured here
     assert sorted(read_log(runs / "plain-s0" / "bench.jsonl")) == [3.0, 6.0, 18.0]

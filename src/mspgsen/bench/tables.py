@@ -68,14 +68,16 @@ def _cell(v) -> str:
 
 
 def provenance(outcomes: list[RunOutcome]) -> list[str]:
-    """Where and when the rows were measured: one entry per (machine, device, threads) with its row count and dates.
+    """Where and when the rows were measured: one entry per (machine, instruction set, device, threads) with its row
+    count and dates.
 
     A table can hold rows of several sessions (the ledger); a minutes budget buys different work on different
     machines, so the table says which rows came from where."""
     groups: dict[tuple, list[str]] = {}
     for o in outcomes:
         for r in o.rows:
-            key = (r.get("machine") or "machine not recorded", r.get("device") or "cpu", r.get("threads"))
+            mach = r.get("machine") or "machine not recorded"
+            key = (f"{mach}, {r['cpu_isa']}" if r.get("cpu_isa") else mach, r.get("device") or "cpu", r.get("threads"))
             groups.setdefault(key, []).append(str(r.get("time") or "")[:10])
     out = []
     for (mach, dev, threads), days in groups.items():
