@@ -365,7 +365,9 @@ def test_a_run_trained_again_on_another_kind_of_machine_measures_every_mark_ther
     assert len(read_ledger(ledger)) == 2 + 1 + 3  # the first machine's rows are kept in the ledger, the new ones win
     assert all(r["machine"].startswith("Other") for r in ledger_marks(suite, suite.variants[0], 0).values())
     shutil.rmtree(runs)  # on the same kind of machine the ledger's rows count
-    assert not run_suite(suite, log=lambda *a, **k: None)[0].trained
+    said.clear()
+    assert not run_suite(suite, log=lambda *a, **k: said.append(" ".join(map(str, a))))[0].trained
+    assert "plain-s0: every mark (3, 6, 18 steps) is measured already; nothing to train" in said
 
 
 def test_ledger_rows_lacking_a_metric_the_suite_asks_for_do_not_count(runs, tmp_path):

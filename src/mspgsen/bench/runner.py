@@ -275,6 +275,9 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
     done = measured_marks(suite, variant, seed, training=True, log=log)
     if not retry_diverged and any(m not in done for m in suite.marks):
         check_not_diverged(run_dir)
+    if all(m in done for m in suite.marks):  # said, so that a run of --jobs N that ends at once is not a mystery
+        log(f"{run_dir.name}: every mark ({', '.join(f'{m:g}' for m in suite.marks)} {suite.unit}) is measured "
+            f"already; nothing to train")
     reference = None
     for mark in suite.marks:
         if mark in done:
