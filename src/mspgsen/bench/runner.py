@@ -182,9 +182,10 @@ def measured_marks(suite: Suite, variant: Variant, seed: int, training: bool = F
         other = sorted(m for m, r in kept.items() if m not in own and not same_numerics(r))
         if other:
             where = "; ".join(sorted({numerics(kept[m])[0] for m in other}))
-            log(f"{run_dir.name}: trains from step 0 on {machine()}; the ledger's rows at {', '.join(f'{m:g}' for m in other)} "
-                f"{suite.unit} came from another machine ({where}), so they are measured again on this one (a run's "
-                f"rows lie on one trajectory)")
+            marks = ", ".join(f"{m:g}" for m in other)
+            log(f"{run_dir.name}: trains from step 0 on {machine()}; the ledger's rows at {marks} {suite.unit} came "
+                f"from another machine ({where}), so they are measured again on this one (a run's rows lie on one "
+                f"trajectory)")
             kept = {m: r for m, r in kept.items() if m not in other}
     done = {**kept, **own}
     spec_ok: dict[str, bool] = {}
