@@ -114,11 +114,18 @@ def append_row(path: Path, row: dict) -> None:
         fh.write(json.dumps(row) + "\n")
 
 
+def newest_checkpoint(run_dir: Path) -> Optional[Path]:
+    """The run's newest checkpoint file, or None before the first (or with no folder); nothing is loaded."""
+    from ..engine.checkpoint import latest_checkpoint
+
+    return latest_checkpoint(run_dir / "checkpoints") if run_dir.is_dir() else None
+
+
 def run_progress(run_dir: Path) -> dict:
     """Step, images seen and training seconds at the run's newest checkpoint (zeros before the first)."""
-    from ..engine.checkpoint import latest_checkpoint, load_checkpoint
+    from ..engine.checkpoint import load_checkpoint
 
-    path = latest_checkpoint(run_dir / "checkpoints") if run_dir.is_dir() else None
+    path = newest_checkpoint(run_dir)
     if path is None:
         return {"step": 0, "images": 0, "elapsed_s": 0.0}
     state = load_checkpoint(path)
@@ -178,7 +185,7 @@ def measured_marks(suite: Suite, variant: Variant, seed: int, training: bool = F
     run_dir = suite.run_dir(variant, seed)
     own = {m: r for m, r in read_log(run_dir / suite.log_name).items() if m in suite.marks}
     kept = ledger_marks(suite, variant, seed, columns=suite.columns(logs=False))
-    if training and any(m not in {**kept, **own} for m in suite.marks) and run_progress(run_dir)["step"] == 0:
+    if training and any(m not in {**kept, **own} for m in suite.marks) and newest_checkpoint(run_dir) is None:
         other = sorted(m for m, r in kept.items() if m not in own and not same_numerics(r))
         if other:
             where = "; ".join(sorted({numerics(kept[m])[0] for m in other}))
