@@ -471,3 +471,30 @@ def test_the_plot_takes_a_log_axis_only_when_one_run_dwarfs_the_rest():
     assert log_scale_wanted([64.4, 98.0, 133.0, 535.0]) is True  # one collapsed run would squash the rest
     assert log_scale_wanted([0.0, 0.5, 20.0]) is False  # a zero has no place on a log axis (mode counts, shares)
     assert log_scale_wanted([float("nan"), 1.0, 2.0]) is False and log_scale_wanted([]) is False
+
+
+def test_the_plot_follows_the_median_over_the_marks_and_shows_each_seed_at_the_budget(runs):
+    from matplotlib.collections import PathCollection
+
+    from mspgsen.bench.tables import figure, trajectory
+
+    suite = parse_suite(toy_suite(runs, metrics=["losses"]))
+    row = lambda v, s, mark, x: {"variant": v, "seed": s, "mark": mark, "step": int(mark), "loss_d": x}  # noqa: E731
+    outcomes = [RunOutcome("plain", 0, runs / "p0", rows=[row("plain", 0, 6.0, 98.0), row("plain", 0, 12.0, 69.0)]),
+                RunOutcome("plain", 1, runs / "p1", rows=[row("plain", 1, 6.0, 467.0)]),  # collapsed, stopped early
+                RunOutcome("plain", 2, runs / "p2", rows=[row("plain", 2, 6.0, 103.0), row("plain", 2, 12.0, 75.0)]),
+                RunOutcome("lr-low", 0, runs / "l0", rows=[row("lr-low", 0, 6.0, 120.0), row("lr-low", 0, 12.0, 80.0)])]
+    summary = summarize(suite, outcomes)
+    marks, mid, lo, hi = trajectory(summary, "plain", "loss_d")
+    assert marks == [6.0, 12.0] and mid == [103.0, 72.0] and lo == [98.0, 69.0] and hi == [467.0, 75.0]
+    fig = figure(suite, summary)
+    left, right = fig.axes  # the curves over the marks, and the values at the budget
+    assert left.get_yscale() == "log" and right.get_ylim() == left.get_ylim()  # one scale: 467 dwarfs the rest
+    assert 55.0 < left.get_ylim()[0] < 69.0  # the seeds set the range; 6's mean - sd (about 11) runs off the axis
+    assert [t.get_text() for t in right.get_xticklabels()] == ["plain (n=2)", "lr-low (n=1)"]
+    dots = [c for c in right.collections if isinstance(c, PathCollection)]  # scatter: each seed at the budget
+    assert sorted(float(y) for c in dots for _, y in c.get_offsets()) == [69.0, 75.0, 80.0]
+    assert "median" in left.get_title() and "mean ± sd" in right.get_title()
+    one = parse_suite(toy_suite(runs, metrics=["losses"], marks=[12]))
+    assert len(figure(one, summarize(one, outcomes)).axes) == 1  # one mark: the values at it, one panel
+    assert figure(suite, []) is None

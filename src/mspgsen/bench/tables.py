@@ -144,9 +144,68 @@ def _plain_tick_labels(axis) -> None:
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
-def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
-    """The first metric per variant: mean ± sd and each seed at the budget, or mean curves over the marks with the
-    seeds' range shaded; a log axis where the values span more than a factor of 4 (``log_scale_wanted``)."""
+def trajectory(summary: list[dict], variant: str, col: str) -> tuple[list[float], list[float], list[float], list[float]]:
+    """One variant's curve over the marks: the marks, the median over the seeds measured at each, the lowest and the
+    highest seed.
+
+    The median, not the mean: with three seeds and one collapsed (FID 467 among 98 and 103), the mean draws a peak
+    that no seed had and that reads as the whole variant collapsing and recovering; the shade still shows the
+    collapsed seed."""
+    pts = [s for s in summary if s["variant"] == variant and s["metrics"][col] is not None]
+    vals = [s["metrics"][col]["values"] for s in pts]
+    return ([s["mark"] for s in pts], [statistics.median(v) for v in vals], [min(v) for v in vals],
+            [max(v) for v in vals])
+
+
+def _log_axis(ax, values: list[float]) -> bool:
+    """A log y axis with plain tick labels where ``log_scale_wanted(values)``; returns whether it took one."""
+    import matplotlib.ticker
+
+    if not log_scale_wanted(values):
+        return False
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    _plain_tick_labels(ax.yaxis)
+    return True
+
+
+def _y_limits(ax, measured: list[dict], log: bool) -> None:
+    """The y range of the seeds' values and the upper whiskers. A lower whisker (mean - sd) can lie far below every
+    seed when one seed collapsed (267 ± 263 over 114, 117 and 571): it runs off the axis rather than stretch a log
+    axis down to 4 and press every other value into a band."""
+    lo = min(x for m in measured for x in m["values"] + [m["mean"]])
+    hi = max(x for m in measured for x in m["values"] + [m["mean"] + m["sd"]])
+    if log:
+        ax.set_ylim(lo / 1.15, hi * 1.15)
+    else:
+        pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 1.0
+        ax.set_ylim(lo - pad, hi + pad)
+
+
+def _at_mark(ax, suite: Suite, items: list[dict], col: str) -> None:
+    """Mean ± sd whiskers with each seed's value beside them, one column per variant: no bars from zero, which would
+    flatten the differences; a dashed line at the suite's first (reference) variant's mean."""
+    xs = range(len(items))
+    ax.errorbar(xs, [s["metrics"][col]["mean"] for s in items], yerr=[s["metrics"][col]["sd"] for s in items],
+                fmt="o", color="#4c72b0", capsize=4, markersize=7, label="mean ± sd")
+    for i, s in zip(xs, items):
+        vals = s["metrics"][col]["values"]
+        ax.scatter([i + 0.15] * len(vals), vals, color="k", s=10, zorder=3, label="each seed" if i == 0 else None)
+    ref = [s for s in items if s["variant"] == suite.variants[0].name]
+    if ref and len(items) > 1:
+        ax.axhline(ref[0]["metrics"][col]["mean"], color="k", linestyle="--", linewidth=0.8, alpha=0.6)
+    ax.set_xlim(-0.6, len(items) - 0.4)
+    ax.legend(fontsize=7)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels([f"{s['variant']} (n={s['metrics'][col]['n']})" for s in items], rotation=35, ha="right",
+                       fontsize=7)
+
+
+def figure(suite: Suite, summary: list[dict]):
+    """The first metric: for one mark, mean ± sd beside each seed per variant; for several, two panels: the median
+    curve over the marks with the seeds' range shaded (``trajectory``), and mean ± sd beside each seed at the last
+    mark, the budget, as in the table. Log axes where the values span more than a factor of 4
+    (``log_scale_wanted``). None when there is nothing to draw."""
     cols = suite.columns()
     if not summary or not cols:
         return None
@@ -154,60 +213,72 @@ def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker
 
     col = cols[0]
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(suite.variants) + 2), 3.6), dpi=120)
-    if len(suite.marks) == 1:
-        items = [s for s in summary if s["metrics"][col] is not None]
-        xs = range(len(items))
-        # means with sd whiskers and each seed beside them: no bars from zero, which would flatten the differences
-        ax.errorbar(xs, [s["metrics"][col]["mean"] for s in items], yerr=[s["metrics"][col]["sd"] for s in items],
-                    fmt="o", color="#4c72b0", capsize=4, markersize=7, label="mean ± sd")
-        for i, s in zip(xs, items):
-            vals = s["metrics"][col]["values"]
-            ax.scatter([i + 0.15] * len(vals), vals, color="k", s=10, zorder=3, label="each seed" if i == 0 else None)
-        ax.set_xlim(-0.6, len(items) - 0.4)
-        ax.legend(fontsize=7)
-        ax.set_xticks(list(xs))
-        ax.set_xticklabels([s["variant"] for s in items], rotation=30, ha="right", fontsize=8)
-    else:
-        for v in suite.variants:
-            pts = [s for s in summary if s["variant"] == v.name and s["metrics"][col] is not None]
-            if not pts:
-                continue
-            xs = [s["mark"] for s in pts]
-            ref = v.name == suite.variants[0].name  # the suite's first row is its reference (full, plain, ...)
-            line, = ax.plot(xs, [s["metrics"][col]["mean"] for s in pts], marker="o", label=v.name,
-                            **({"color": "k", "linewidth": 2.4, "zorder": 3} if ref else {}))
-            # shaded: the lowest to the highest seed, not mean ± sd, which one collapsed seed drags below every
-            # value any seed had (and below zero, where a log axis has no room)
-            ax.fill_between(xs, [min(s["metrics"][col]["values"]) for s in pts],
-                            [max(s["metrics"][col]["values"]) for s in pts], color=line.get_color(), alpha=0.15)
-        if log_scale_wanted(list(suite.marks)):  # marks that double (25, 50, 100, 200) sit evenly
-            ax.set_xscale("log")
-            ax.set_xlabel(f"{suite.unit} (log scale)")
-        else:
-            ax.set_xlabel(suite.unit)
-        ax.set_xticks(suite.marks)
-        _plain_tick_labels(ax.xaxis)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     measured = [s["metrics"][col] for s in summary if s["metrics"][col] is not None]
-    log = log_scale_wanted([x for m in measured for x in m["values"]])
-    if log:
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        _plain_tick_labels(ax.yaxis)
-    ax.set_ylabel(f"{col}{' (log scale)' if log else ''}")
-    if max((m["n"] for m in measured), default=1) == 1:
-        spread = "one seed per row"  # no spread to show; "mean" would claim seeds that were not run
-    elif len(suite.marks) == 1:
-        spread = "mean ± sd over seeds"
+    every = [x for m in measured for x in m["values"]]
+    many = max((m["n"] for m in measured), default=1) > 1
+    width = max(5.0, 0.6 * len(suite.variants) + 2)
+    if len(suite.marks) == 1:
+        fig, ax = plt.subplots(figsize=(width, 3.6), dpi=120)
+        _at_mark(ax, suite, [s for s in summary if s["metrics"][col] is not None], col)
+        log = _log_axis(ax, every)
+        _y_limits(ax, measured, log)
+        ax.set_ylabel(f"{col}{' (log scale)' if log else ''}")
+        # one seed per row: no spread to show; "mean" would claim seeds that were not run
+        ax.set_title(f"{suite.name}: {'mean ± sd over seeds' if many else 'one seed per row'}", fontsize=9)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        return fig
+    last = suite.marks[-1]
+    final = [s for s in summary if s["mark"] == last and s["metrics"][col] is not None]
+    # one y scale for both panels (sharey), so a value reads the same on either
+    fig, axes = plt.subplots(1, 2 if final else 1, figsize=(width + (0.45 * len(final) + 2 if final else 0), 3.8),
+                             dpi=120, squeeze=False, sharey=True,
+                             gridspec_kw={"width_ratios": [1.25, 1] if final else [1]})
+    ax = axes[0][0]
+    for v in suite.variants:
+        xs, mid, lo, hi = trajectory(summary, v.name, col)
+        if not xs:
+            continue
+        ref = v.name == suite.variants[0].name  # the suite's first row is its reference (full, plain, ...)
+        line, = ax.plot(xs, mid, marker="o", label=v.name,
+                        **({"color": "k", "linewidth": 2.4, "zorder": 3} if ref else {}))
+        ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15)
+    if log_scale_wanted(list(suite.marks)):  # marks that double (25, 50, 100, 200) sit evenly
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{suite.unit} (log scale)")
     else:
-        spread = "mean over seeds; shaded: lowest to highest seed"
-    ax.set_title(f"{suite.name}: {spread}", fontsize=9)
+        ax.set_xlabel(suite.unit)
+    ax.set_xticks(suite.marks)
+    _plain_tick_labels(ax.xaxis)
+    log = _log_axis(ax, every)
+    _y_limits(ax, measured, log)  # both panels: they share y
+    ax.set_ylabel(f"{col}{' (log scale)' if log else ''}")
+    ax.set_title(f"{suite.name}: {'median over seeds; shaded: lowest to highest seed' if many else 'one seed per row'}",
+                 fontsize=9)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    if final:
+        right = axes[0][1]
+        _at_mark(right, suite, final, col)
+        right.tick_params(labelleft=True)
+        right.set_title(f"at {last:g} {suite.unit}: {'mean ± sd and each seed' if many else 'one seed per row'}",
+                        fontsize=9)
+        right.grid(alpha=0.3)
+    # the variants' legend right of the panels, where it covers no curve
+    handles, labels = ax.get_legend_handles_labels()
+    fig.tight_layout(rect=(0.0, 0.0, 0.86, 1.0))
+    fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(0.865, 0.55), frameon=False)
+    return fig
+
+
+def plot(suite: Suite, summary: list[dict], path: Path) -> Optional[Path]:
+    """``figure`` written to ``path`` (PNG); None when there is nothing to draw."""
+    fig = figure(suite, summary)
+    if fig is None:
+        return None
+    import matplotlib.pyplot as plt
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
