@@ -22,8 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, table  # noqa: E402
-from throughput import RandomStream  # noqa: E402
-
+from mspgsen.bench.speed import RandomStream  # noqa: E402
 from mspgsen.config import load_config  # noqa: E402
 from mspgsen.engine.build import build_method  # noqa: E402
 from mspgsen.models.base import DataSpec  # noqa: E402

@@ -39,25 +39,12 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, table  # noqa: E402
 
+from mspgsen.bench.speed import RandomStream  # noqa: E402
 from mspgsen.config import load_config, preset_names  # noqa: E402
-from mspgsen.data.stream import Batch  # noqa: E402
 from mspgsen.engine.accel import apply_accel, check_accel  # noqa: E402
 from mspgsen.engine.build import build_method  # noqa: E402
 from mspgsen.models.base import DataSpec, count_parameters  # noqa: E402
 from mspgsen.nn.layers import plain_pointwise  # noqa: E402
-
-
-class RandomStream:
-    """Stands in for the DataStream: random images in [-1, 1] of one shape, counted like real ones."""
-
-    def __init__(self, batch: int, channels: int, res: int) -> None:
-        self.x = torch.rand(batch, channels, res, res) * 2 - 1
-        self.images_seen = 0
-
-    def next(self, batch_size: int | None = None) -> Batch:
-        n = batch_size or len(self.x)
-        self.images_seen += n
-        return Batch(self.x[:n].clone())
 
 
 @dataclass

@@ -125,6 +125,7 @@ def test_cli_writes_table_json_report_and_two_jobs(runs, tmp_path, capsys):
     ({"variants": [{"name": "a"}]}, "names no preset"),
     ({"run_name": "{variant}"}, "must contain {variant} and {seed}"),
     ({"data": {"source": "ring8", "ref": "holdout"}}, "splits the bundled data"),
+    ({"speed_tolerance": -0.1}, "'speed_tolerance' must be a number of at least 0"),
 ])
 def test_bad_suites_are_refused_with_one_sentence(runs, change, words):
     with pytest.raises(ConfigError) as e:
@@ -498,3 +499,43 @@ def test_the_plot_follows_the_median_over_the_marks_and_shows_each_seed_at_the_b
     one = parse_suite(toy_suite(runs, metrics=["losses"], marks=[12]))
     assert len(figure(one, summarize(one, outcomes)).axes) == 1  # one mark: the values at it, one panel
     assert figure(suite, []) is None
+
+
+def test_the_host_speed_probe_is_a_positive_rate_and_leaves_torch_as_it_was():
+    from mspgsen.bench.speed import host_speed, speed_spread
+
+    threads = torch.get_num_threads()
+    torch.manual_seed(7)
+    expected = torch.rand(1)
+    torch.manual_seed(7)
+    speed = host_speed(1, seconds=0.2, rounds=2)
+    assert speed > 0 and speed == speed and speed != float("inf")
+    assert torch.get_num_threads() == threads and torch.equal(torch.rand(1), expected)  # no state moved
+    assert speed_spread([500.0, 250.0]) == pytest.approx(1.0) and speed_spread([400.0]) == 0.0
+    assert speed_spread([]) == 0.0 and speed_spread([0.0, 3.0]) == 0.0  # no probe is not an infinitely fast one
+
+
+def test_a_minutes_suite_keeps_the_host_speed_in_each_row_and_says_when_hosts_differ(runs, monkeypatch):
+    import mspgsen.bench.speed as speed
+
+    probes = iter([500.0, 240.0])
+    monkeypatch.setattr(speed, "host_speed", lambda threads, seconds=9.0, rounds=3, device="cpu": next(probes))
+    said = []
+    spec = {**toy_suite(runs, seeds=[0]), "budget": {"minutes": 0.005}, "marks": [0.005]}
+    first = run_suite(parse_suite({**spec, "variants": spec["variants"][:1]}), log=said.append)
+    assert first[0].rows[0]["host_speed"] == 500.0 and any(m.startswith("host speed: 500.0 img/s") for m in said)
+    table = write_results(parse_suite(spec), first, runs)["table"].read_text()
+    assert "host img/s" in table and "host speed 500 img/s (1 of its rows)" in table
+    assert "Hosts of different speed" not in table
+    said.clear()
+    both = run_suite(parse_suite(spec), log=said.append)  # lr-low on a host half as fast; plain is measured already
+    assert [o.rows[0]["host_speed"] for o in both] == [500.0, 240.0] and not both[0].trained
+    assert any("had 500.0-500.0 img/s" in m and "not seeds of the same measurement" in m for m in said)
+    table = write_results(parse_suite(spec), both, runs)["table"].read_text()
+    assert "## Hosts of different speed" in table and "240-500 img/s, 108% apart" in table
+    assert next(probes, None) is None  # probed once per call that trains; a finished suite is not probed
+    assert run_suite(parse_suite(spec), log=said.append)[1].rows[0]["host_speed"] == 240.0
+    steps = run_suite(parse_suite(toy_suite(runs / "steps", seeds=[0])), log=lambda *a: None)
+    assert all("host_speed" not in r for o in steps for r in o.rows)  # equal work: no probe, and no column
+    assert "host img/s" not in write_results(parse_suite(toy_suite(runs / "steps", seeds=[0])), steps, runs / "s")[
+        "table"].read_text()

@@ -272,8 +272,9 @@ def check_not_diverged(run_dir: Path) -> None:
 
 
 def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] = print,
-            retry_diverged: bool = False) -> RunOutcome:
-    """Bring one run through every mark of the suite, measuring at each; returns its rows (old and new)."""
+            retry_diverged: bool = False, speed: Optional[float] = None) -> RunOutcome:
+    """Bring one run through every mark of the suite, measuring at each; returns its rows (old and new).
+    ``speed``: this host's probe (``probe_host``), kept in each row measured now."""
     from ..api import load_generator, train
     from ..engine.logger import read_stats
 
@@ -324,6 +325,7 @@ def run_one(suite: Suite, variant: Variant, seed: int, log: Callable[..., None] 
                "unit": suite.unit, "minutes": round(prog["elapsed_s"] / 60.0, 3), "step": prog["step"],
                "kimg": round(prog["images"] / 1000.0, 2), **got, "n": suite.n, "threads": suite.threads,
                "machine": machine(), "device": measure_device(), "cpu_isa": cpu_isa(),
+               **({"host_speed": round(speed, 1)} if speed is not None else {}),
                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         append_row(log_path, row)
         record(suite, variant, seed, row)
@@ -345,18 +347,44 @@ def _stopped(suite: Suite, variant: Variant, seed: int, error: str) -> RunOutcom
                       error=error)
 
 
-def _task(suite: Suite, variant: Variant, seed: int, retry_diverged: bool = False) -> RunOutcome:
+def _task(suite: Suite, variant: Variant, seed: int, retry_diverged: bool = False,
+          speed: Optional[float] = None) -> RunOutcome:
     """One run in a worker process; a user error (a diverged run, a refused config) is kept as that run's result."""
     import torch
 
     torch.set_num_threads(suite.threads)
     name = suite.run_name.format(variant=variant.name, seed=seed)
     try:
-        return run_one(suite, variant, seed, log=_quiet_log(f"[{name}]"), retry_diverged=retry_diverged)
+        return run_one(suite, variant, seed, log=_quiet_log(f"[{name}]"), retry_diverged=retry_diverged, speed=speed)
     except Interrupted:
         raise
     except MspgsenError as e:
         return _stopped(suite, variant, seed, str(e))
+
+
+def probe_host(suite: Suite, log: Callable[..., None] = print, seconds: float = 9.0) -> Optional[float]:
+    """For a suite whose budget is minutes and that has marks left to measure: this host's speed (bench/speed.py),
+    measured once, before any run trains (so alone, as the suite's minutes must be), and said beside the probes of
+    the rows measured before. None for a suite of steps or kimg (equal work on any host) or with nothing left."""
+    if suite.unit != "minutes":
+        return None
+    before = [r for v, s in suite.tasks() for r in logged_rows(suite, v, s)]
+    if len(before) == len(suite.tasks()) * len(suite.marks):
+        return None
+    from .speed import PROBE_PRESET, host_speed, speed_spread
+
+    speed = host_speed(suite.threads, seconds=seconds, device=measure_device())
+    log(f"host speed: {speed:.1f} img/s (the {PROBE_PRESET} preset's training step, {suite.threads} thread(s), "
+        f"{measure_device()}), kept in every row measured now")
+    probes = [r["host_speed"] for r in before if isinstance(r.get("host_speed"), (int, float))]
+    if probes and speed_spread(probes + [speed]) > suite.speed_tolerance:
+        log(f"host speed: the suite's rows measured before had {min(probes):.1f}-{max(probes):.1f} img/s; at a "
+            f"minutes budget, rows measured here are not seeds of the same measurement as those (more than "
+            f"{suite.speed_tolerance:.0%} apart), and the table will say so")
+    elif before and len(probes) < len(before):
+        log(f"host speed: {len(before) - len(probes)} of the suite's {len(before)} rows measured before have no "
+            f"probe; whether this host is as fast as theirs is not known")
+    return speed
 
 
 def run_suite(suite: Suite, jobs: int = 1, train: bool = True, log: Callable[..., None] = print,
@@ -372,12 +400,13 @@ def run_suite(suite: Suite, jobs: int = 1, train: bool = True, log: Callable[...
     if not train:
         return [RunOutcome(v.name, s, suite.run_dir(v, s), rows=logged_rows(suite, v, s)) for v, s in tasks]
     Path(suite.runs_dir).mkdir(parents=True, exist_ok=True)
+    speed = probe_host(suite, log)
     if jobs == 1:
         outcomes = []
         for v, s in tasks:
             log(f"bench: {suite.run_name.format(variant=v.name, seed=s)}")
             try:
-                outcomes.append(run_one(suite, v, s, log=log, retry_diverged=retry_diverged))
+                outcomes.append(run_one(suite, v, s, log=log, retry_diverged=retry_diverged, speed=speed))
             except Interrupted:
                 raise
             except MspgsenError as e:
@@ -389,7 +418,7 @@ def run_suite(suite: Suite, jobs: int = 1, train: bool = True, log: Callable[...
     # a fresh spawned process per run: no torch state, thread setting or memory carries from one run to the next
     pool = multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1)
     try:
-        pending = [pool.apply_async(_task, (suite, v, s, retry_diverged)) for v, s in tasks]
+        pending = [pool.apply_async(_task, (suite, v, s, retry_diverged, speed)) for v, s in tasks]
         pool.close()
         outcomes = [p.get() for p in pending]
         pool.join()

@@ -40,7 +40,7 @@ HOLDOUT_TRAIN = 5000  # ref holdout: train on the first 5,000 bundled training i
 BUNDLED = "fashion-mnist-subset"
 TOY = ("ring8", "grid25")
 KEYS = {"name", "description", "runs_dir", "run_name", "log_name", "variants", "presets", "preset", "set", "seeds",
-        "budget", "marks", "data", "metrics", "n", "threads", "ema", "report", "plot", "ledger"}
+        "budget", "marks", "data", "metrics", "n", "threads", "ema", "report", "plot", "ledger", "speed_tolerance"}
 VARIANT_KEYS = {"name", "preset", "config", "set"}
 DATA_KEYS = {"source", "ref"}
 
@@ -83,6 +83,9 @@ class Suite:
     plot: bool = True
     path: Optional[Path] = None
     ledger: Optional[Path] = None  # the suite's measured rows, kept beside it (bench/ledger.py); None: no ledger
+    # a minutes budget: how far apart (fastest / slowest - 1) the host-speed probes of a table's rows may be before
+    # the table says they are not seeds of one measurement (bench/speed.py)
+    speed_tolerance: float = 0.15
 
     @property
     def budget(self) -> float:
@@ -258,13 +261,16 @@ def parse_suite(raw: Any, where: str = "file", base_dir: Optional[Path] = None) 
     ledger = raw.get("ledger")
     if ledger is not None and (not isinstance(ledger, str) or not ledger.endswith(".jsonl")):
         raise _fail(where, f"'ledger' must be the path of a .jsonl file (relative to the suite file), got {ledger!r}.")
+    tolerance = raw.get("speed_tolerance", 0.15)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance < 0:
+        raise _fail(where, f"'speed_tolerance' must be a number of at least 0 (0.15: probes within 15%), got {tolerance!r}.")
     return Suite(
         name=str(name), variants=variants, seeds=seeds, unit=unit, marks=marks, metrics=list(dict.fromkeys(metrics)),
         source=source, ref=ref, n=int(_number(raw.get("n", 2500 if source in TOY else 1000), "n", where, integer=True)),
         threads=int(_number(raw.get("threads", 1), "threads", where, integer=True)), ema=raw.get("ema", True),
         overrides=_str_list(raw.get("set"), "set", where), runs_dir=Path(runs_dir), run_name=run_name,
         log_name=log_name, description=str(raw.get("description", "")), report=raw.get("report", True),
-        plot=raw.get("plot", True),
+        plot=raw.get("plot", True), speed_tolerance=float(tolerance),
         ledger=None if ledger is None else Path(os.path.normpath(Path(base_dir or ".") / ledger)))
 
 

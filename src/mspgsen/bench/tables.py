@@ -74,17 +74,49 @@ def provenance(outcomes: list[RunOutcome]) -> list[str]:
     A table can hold rows of several sessions (the ledger); a minutes budget buys different work on different
     machines, so the table says which rows came from where."""
     groups: dict[tuple, list[str]] = {}
+    speeds: dict[tuple, list[float]] = {}
     for o in outcomes:
         for r in o.rows:
             mach = r.get("machine") or "machine not recorded"
             key = (f"{mach}, {r['cpu_isa']}" if r.get("cpu_isa") else mach, r.get("device") or "cpu", r.get("threads"))
             groups.setdefault(key, []).append(str(r.get("time") or "")[:10])
+            if isinstance(r.get("host_speed"), (int, float)):
+                speeds.setdefault(key, []).append(float(r["host_speed"]))
     out = []
-    for (mach, dev, threads), days in groups.items():
+    for key, days in groups.items():
+        mach, dev, threads = key
         dated = sorted(d for d in days if d)
         when = (dated[0] if dated[0] == dated[-1] else f"{dated[0]} to {dated[-1]}") if dated else "date not recorded"
         thr = f", {threads} thread(s)" if threads else ""
-        out.append(f"{mach}; device {dev}{thr}: {len(days)} row{'s' * (len(days) != 1)}, {when}")
+        sp = speeds.get(key)
+        probe = (f"; host speed {_span(sp)} img/s ({len(sp)} of its rows)" if sp else "")
+        out.append(f"{mach}; device {dev}{thr}{probe}: {len(days)} row{'s' * (len(days) != 1)}, {when}")
+    return out
+
+
+def _span(values: list[float]) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f}"
+
+
+def speed_notes(suite: Suite, outcomes: list[RunOutcome]) -> list[str]:
+    """For a suite whose budget is minutes: whether its rows came from hosts of one speed (bench/speed.py). Rows
+    whose probes lie further apart than the suite's ``speed_tolerance``, or rows without a probe beside rows with
+    one, are not seeds of one measurement: a minute bought different work on each."""
+    if suite.unit != "minutes":
+        return []
+    from .speed import speed_spread
+
+    rows = [r for o in outcomes for r in o.rows]
+    probed = [float(r["host_speed"]) for r in rows if isinstance(r.get("host_speed"), (int, float))]
+    out = []
+    if probed and speed_spread(probed) > suite.speed_tolerance:
+        out.append(f"The rows' host-speed probes range over {_span(probed)} img/s, {speed_spread(probed):.0%} apart "
+                   f"(the suite's tolerance: {suite.speed_tolerance:.0%}): at a minutes budget they are not seeds of "
+                   f"one measurement; each row's probe is in the table above and in results.json.")
+    if probed and len(probed) < len(rows):
+        out.append(f"{len(rows) - len(probed)} of {len(rows)} rows have no host-speed probe (measured before the "
+                   f"runner kept one): whether their hosts were as fast as the others' is not known.")
     return out
 
 
@@ -110,11 +142,16 @@ def markdown(suite: Suite, outcomes: list[RunOutcome], summary: list[dict], thre
     body = [[s["variant"], f"{s['mark']:g}", str(len(s["seeds"])), fmt_mean_sd(s["kimg"])]
             + [fmt_mean_sd(s["metrics"][c]) for c in cols] for s in summary]
     lines += ["## Mean ± sd over seeds", "", _table(head, body), ""]
+    probe = suite.unit == "minutes"  # a minutes budget: the host's speed says what a minute bought
     per = [[r["variant"], str(r["seed"]), f"{float(r['mark']):g}", _cell(r.get("step")), _cell(r.get("kimg")),
-            _cell(r.get("minutes"))] + [_cell(r.get(c)) for c in cols] + [str(r.get("time") or "-")[:10]]
+            _cell(r.get("minutes"))] + [_cell(r.get(c)) for c in cols]
+           + ([_cell(r.get("host_speed"))] if probe else []) + [str(r.get("time") or "-")[:10]]
            for o in outcomes for r in o.rows]
     lines += ["## Each seed", "", _table(["variant", "seed", f"mark ({unit})", "step", "kimg", "train min"] + cols
-                                         + ["measured"], per), ""]
+                                         + (["host img/s"] if probe else []) + ["measured"], per), ""]
+    speed = speed_notes(suite, outcomes)
+    if speed:
+        lines += ["## Hosts of different speed", ""] + [f"- {n}" for n in speed] + [""]
     failed = [o for o in outcomes if o.error]
     if failed:
         lines += ["## Runs that stopped", ""] + [f"- {o.variant}, seed {o.seed}: {o.error}" for o in failed] + [""]
