@@ -371,12 +371,12 @@ def probe_host(suite: Suite, log: Callable[..., None] = print, seconds: float = 
     before = [r for v, s in suite.tasks() for r in logged_rows(suite, v, s)]
     if len(before) == len(suite.tasks()) * len(suite.marks):
         return None
-    from .speed import PROBE_PRESET, host_speed, speed_spread
+    from .speed import PROBE_PRESET, host_speed, row_probes, speed_spread
 
     speed = host_speed(suite.threads, seconds=seconds, device=measure_device())
     log(f"host speed: {speed:.1f} img/s (the {PROBE_PRESET} preset's training step, {suite.threads} thread(s), "
         f"{measure_device()}), kept in every row measured now")
-    probes = [r["host_speed"] for r in before if isinstance(r.get("host_speed"), (int, float))]
+    probes = row_probes(before)
     if probes and speed_spread(probes + [speed]) > suite.speed_tolerance:
         log(f"host speed: the suite's rows measured before had {min(probes):.1f}-{max(probes):.1f} img/s; at a "
             f"minutes budget, rows measured here are not seeds of the same measurement as those (more than "

@@ -67,6 +67,11 @@ def host_speed(threads: int, seconds: float = 9.0, rounds: int = 3, device: str 
         torch.set_rng_state(rng)
 
 
+def row_probes(rows: list[dict]) -> list[float]:
+    """The host-speed probes recorded in ``rows`` (rows measured before the probe existed have none)."""
+    return [float(r["host_speed"]) for r in rows if isinstance(r.get("host_speed"), (int, float))]
+
+
 def speed_spread(speeds: list[float]) -> float:
     """The fastest probe over the slowest, minus 1 (0.0 for one value or none): how far apart a table's hosts are."""
     vals = [float(s) for s in speeds if isinstance(s, (int, float)) and s > 0]

@@ -105,10 +105,10 @@ def speed_notes(suite: Suite, outcomes: list[RunOutcome]) -> list[str]:
     one, are not seeds of one measurement: a minute bought different work on each."""
     if suite.unit != "minutes":
         return []
-    from .speed import speed_spread
+    from .speed import row_probes, speed_spread
 
     rows = [r for o in outcomes for r in o.rows]
-    probed = [float(r["host_speed"]) for r in rows if isinstance(r.get("host_speed"), (int, float))]
+    probed = row_probes(rows)
     out = []
     if probed and speed_spread(probed) > suite.speed_tolerance:
         out.append(f"The rows' host-speed probes range over {_span(probed)} img/s, {speed_spread(probed):.0%} apart "
